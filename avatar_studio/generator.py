@@ -1,0 +1,227 @@
+"""The conditional generator: mapping (z, c) -> w, synthesis w -> RGBA.
+
+Conditions c: one learned embedding per categorical attribute plus the colours as RGB.
+The latent vector z (one ``torch.Generator`` per seed) resolves attributes left "any"
+(see ``attributes.Vocabulary.resolve``) and picks ``n_codes`` discrete *style codes*:
+the unlabelled parts of the artwork (hat colour, accessory colour, shirt graphic) are
+discrete in the data, so the latent code is discrete too, which keeps them flat and clean.
+
+    w = [mapping MLP(embeddings, style codes, colours) (w_dim) | colours (3 x RGB)]
+
+Carrying the colours inside w keeps "synthesis: w -> image" honest and makes
+interpolation of w interpolate colours. The synthesis network paints per pixel a mix
+of a small palette: the condition colours, a few colours predicted from w, and two
+learned constants (ink and paper), plus alpha. Flat artwork falls out of that head.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from safetensors.torch import load_file
+from torch import nn
+
+from avatar_studio.attributes import Vocabulary
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CHECKSUMS_FILE = "checksums.json"
+# documentation beside the weights, rewritten after evaluation; never loaded
+UNCHECKED = (CHECKSUMS_FILE, "README.md", "evaluation.json", "training.json")
+
+
+class WeightsError(RuntimeError):
+    """A weights folder is missing, damaged or does not match its config."""
+
+
+@dataclass
+class GeneratorConfig:
+    vocabulary: dict                 # Vocabulary.to_dict(): names, choices, palettes
+    name: str = "avatar-studio"
+    version: str = "0"
+    resolution: int = 128
+    n_codes: int = 3                 # discrete style codes for the unlabelled parts
+    code_classes: int = 16
+    embed_dim: int = 32
+    w_dim: int = 256
+    mapping_layers: int = 2
+    base_res: int = 8
+    # feature channels per resolution, from base_res up; a last transposed conv paints 2x that
+    channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
+    free_colors: int = 4
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return Vocabulary.from_dict(self.vocabulary)
+
+    @property
+    def z_dim(self) -> int:
+        """The attribute slices of z, then one slice of ``code_classes`` per style code."""
+        return self.vocab.z_size + self.n_codes * self.code_classes
+
+    @property
+    def n_colors(self) -> int:
+        return len(self.vocabulary["colors"])
+
+    def __post_init__(self) -> None:
+        self.vocabulary = Vocabulary.from_dict(self.vocabulary).to_dict()  # canonical, order-safe form
+        if self.resolution != self.base_res * 2 ** len(self.channels):
+            raise ValueError(f"resolution {self.resolution} must be base_res {self.base_res} "
+                             f"x 2^len(channels) = {self.base_res * 2 ** len(self.channels)}")
+
+
+class FiLMConv(nn.Module):
+    """3x3 conv whose output is scaled and shifted per channel by w."""
+
+    def __init__(self, c_in: int, c_out: int, w_dim: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.film = nn.Linear(w_dim, 2 * c_out)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(w)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1) each
+        return F.leaky_relu(self.conv(x) * (1 + scale) + shift, 0.2)
+
+
+class Generator(nn.Module, PyTorchModelHubMixin):
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = config
+        vocab = config.vocab
+        self.embeddings = nn.ModuleDict({
+            name: nn.Embedding(len(choices), config.embed_dim) for name, choices in vocab.categorical.items()})
+        self.code_embedding = nn.Parameter(torch.randn(config.n_codes, config.code_classes, config.embed_dim))
+        c_in = config.embed_dim * (len(vocab.categorical) + config.n_codes) + 3 * config.n_colors
+        layers: list[nn.Module] = []
+        for i in range(config.mapping_layers):
+            layers += [nn.Linear(c_in if i == 0 else config.w_dim, config.w_dim), nn.LeakyReLU(0.2)]
+        self.mapping_net = nn.Sequential(*layers)
+
+        ch = config.channels
+        self.base = nn.Linear(config.w_dim, ch[0] * config.base_res ** 2)
+        self.base_conv = FiLMConv(ch[0], ch[0], config.w_dim)
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1) for a, b in zip(ch, ch[1:]))
+        self.convs = nn.ModuleList(FiLMConv(b, b, config.w_dim) for b in ch[1:])
+        self.n_mix = config.n_colors + config.free_colors + 2
+        self.head = nn.ConvTranspose2d(ch[-1], self.n_mix + 1, 4, stride=2, padding=1)  # palette logits + alpha
+        self.free_color = nn.Linear(config.w_dim, 3 * config.free_colors)
+        self.const_color = nn.Parameter(torch.tensor([[-4.0, -4.0, -4.0], [4.0, 4.0, 4.0]]))  # ink, paper
+
+    # ---- mapping ------------------------------------------------------------------------
+    def codes_from_z(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, z_dim) -> one-hot style codes (B, n_codes, code_classes), uniform over classes."""
+        cfg = self.config
+        logits = z[:, -cfg.n_codes * cfg.code_classes:].view(-1, cfg.n_codes, cfg.code_classes)
+        return F.one_hot(logits.argmax(-1), cfg.code_classes).to(z.dtype)
+
+    def mapping_codes(self, codes: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        """codes (B, n_codes, K) one-hot or soft, index (B, A), rgb (B, C, 3) -> w (B, w_dim + 3C)."""
+        parts = [emb(index[:, i]) for i, emb in enumerate(self.embeddings.values())]  # A x (B, E)
+        parts.append(torch.einsum("bnk,nke->bne", codes, self.code_embedding).flatten(1))  # (B, n*E)
+        colours = rgb.flatten(1)  # (B, 3C)
+        style = self.mapping_net(torch.cat(parts + [colours * 2 - 1], dim=1))  # (B, w_dim)
+        return torch.cat([style, colours], dim=1)
+
+    def mapping(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        return self.mapping_codes(self.codes_from_z(z), index, rgb)
+
+    def mean_w(self, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        """w averaged over the style codes, for these conditions: the centre of truncation."""
+        cfg = self.config
+        codes = torch.full((index.shape[0], cfg.n_codes, cfg.code_classes), 1.0 / cfg.code_classes)
+        return self.mapping_codes(codes.to(rgb), index, rgb)
+
+    # ---- synthesis ----------------------------------------------------------------------
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        """w (B, w_dim + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
+        cfg = self.config
+        style, colours = w[:, :cfg.w_dim], w[:, cfg.w_dim:].view(-1, cfg.n_colors, 3)
+        B = w.shape[0]
+        x = F.leaky_relu(self.base(style), 0.2).view(B, cfg.channels[0], cfg.base_res, cfg.base_res)
+        x = self.base_conv(x, style)  # (B, C0, base, base)
+        for up, conv in zip(self.ups, self.convs):
+            x = conv(F.leaky_relu(up(x), 0.2), style)  # doubles the side each step
+        out = self.head(x)  # (B, n_mix + 1, R, R): the last doubling
+        palette = torch.cat([
+            colours,
+            torch.sigmoid(self.free_color(style)).view(B, cfg.free_colors, 3),
+            torch.sigmoid(self.const_color).expand(B, 2, 3),
+        ], dim=1)  # (B, n_mix, 3)
+        mix = torch.softmax(out[:, :self.n_mix], dim=1)  # (B, n_mix, R, R)
+        rgb = torch.einsum("bkhw,bkc->bchw", mix, palette)  # (B, 3, R, R)
+        alpha = torch.sigmoid(out[:, self.n_mix:])  # (B, 1, R, R)
+        return torch.cat([rgb, alpha], dim=1)
+
+    def forward(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        return self.synthesis(self.mapping(z, index, rgb))
+
+
+# ---- files ----------------------------------------------------------------------------
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: Path) -> None:
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in UNCHECKED)
+    (folder / CHECKSUMS_FILE).write_text(json.dumps({n: sha256(folder / n) for n in files}, indent=1) + "\n")
+
+
+def verify_checksums(folder: Path) -> None:
+    manifest_path = folder / CHECKSUMS_FILE
+    if not manifest_path.is_file():
+        raise WeightsError(f"{manifest_path} is missing: cannot verify the weights")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{manifest_path} is not valid JSON ({e})") from None
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if name not in manifest:
+            raise WeightsError(f"{manifest_path} has no checksum for {name}")
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            raise WeightsError(f"{path} is missing (listed in {CHECKSUMS_FILE})")
+        if sha256(path) != expected:
+            raise WeightsError(f"{path} is damaged: its SHA-256 does not match {CHECKSUMS_FILE}")
+
+
+def save_generator(model: Generator, folder: Path) -> None:
+    """config.json + model.safetensors (via PyTorchModelHubMixin) + checksums.json."""
+    folder = Path(folder)
+    model.save_pretrained(folder, config=model.config)
+    write_checksums(folder)
+
+
+def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generator:
+    """Load a weights folder: checksums first, then config, then a strict safetensors load."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).is_file():
+        raise WeightsError(f"no {CONFIG_FILE} in {folder}: not a weights folder")
+    verify_checksums(folder)
+    try:
+        data = json.loads((folder / CONFIG_FILE).read_text())
+        config = GeneratorConfig(**data)
+        model = Generator(config)
+    except (TypeError, ValueError, KeyError) as e:
+        raise WeightsError(f"{folder / CONFIG_FILE} does not describe a generator ({e})") from None
+    try:
+        state = load_file(folder / WEIGHTS_FILE)
+        model.load_state_dict(state, strict=True)
+    except Exception as e:  # safetensors raises its own types for truncated / garbage files
+        raise WeightsError(f"{folder / WEIGHTS_FILE} cannot be loaded: {e}") from None
+    return model.eval().requires_grad_(False).to(device)
+
+
+def config_dict(config: GeneratorConfig) -> dict:
+    return asdict(config)

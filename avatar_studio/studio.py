@@ -1,0 +1,230 @@
+"""AvatarStudio: the one high-level API that the UI, the CLI and programs call.
+
+    studio = AvatarStudio.from_pretrained()                 # shipped weights, no network
+    img = studio.design({"hair": "bob", "hair_color": "#a55728"}, seed=42)   # PIL RGBA
+    png = studio.render_png({"seed": 42, "spec": {"hair": "bob"}, "size": 512, "frame": "circle"})
+
+A studio holds only read-only state (the model and its directions), so one instance
+serves every user at once. Every request builds its own per-seed ``torch.Generator``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from avatar_studio import controls
+from avatar_studio.attributes import ANY, Vocabulary, expressions_for
+from avatar_studio.generator import (CHECKSUMS_FILE, CONFIG_FILE, WEIGHTS_FILE, Generator, WeightsError,
+                                     load_generator)
+from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
+from avatar_studio.recipe import Recipe, check_seed, parse_recipe
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CHECKSUMS_FILE, controls.DIRECTIONS_JSON, controls.DIRECTIONS_TENSORS]
+MAX_BATCH = 64
+N_VARIATIONS = 8
+
+
+class AvatarStudio:
+    def __init__(self, generator: Generator, directions: controls.Directions | None = None):
+        self.generator = generator.eval().requires_grad_(False)
+        self.config = generator.config
+        self.vocab: Vocabulary = generator.config.vocab
+        self.directions = directions or controls.Directions.empty(self.config.w_dim)
+        self.device = next(generator.parameters()).device
+
+    # ---- loading ------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None,
+                        device: str | None = None) -> "AvatarStudio":
+        """Load shipped weights (default), a local weights folder, or a Hub repo id.
+
+        Only safetensors files are read, after their checksums; a Hub id is fetched with
+        huggingface_hub (respecting HF_HUB_OFFLINE) and fails at once when offline.
+        """
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if name_or_path is None:
+            name_or_path = os.environ.get("AVATAR_STUDIO_WEIGHTS", DEFAULT_WEIGHTS)
+        path = Path(name_or_path)
+        if not path.is_dir():
+            text = str(name_or_path)
+            if text.count("/") != 1 or text.startswith((".", "/")) or path.suffix:
+                raise WeightsError(f"no weights folder at {path} (expected config.json + model.safetensors)")
+            path = _download(text)
+        generator = load_generator(path, device=device)
+        try:
+            directions = controls.Directions.load(path, generator.config.w_dim)
+        except Exception as e:
+            raise WeightsError(f"{path / controls.DIRECTIONS_TENSORS} cannot be loaded: {e}") from None
+        return cls(generator, directions)
+
+    # ---- what the model offers ----------------------------------------------------------
+    @property
+    def attributes(self) -> dict[str, list[str]]:
+        """Categorical attribute -> choices (a copy; the model's own vocabulary)."""
+        return {k: list(v) for k, v in self.vocab.categorical.items()}
+
+    @property
+    def colors(self) -> list[str]:
+        return list(self.vocab.colors)
+
+    @property
+    def palettes(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.vocab.palettes.items()}
+
+    @property
+    def sliders(self) -> list[str]:
+        return list(self.directions.names)
+
+    @property
+    def expressions(self) -> dict[str, dict[str, str]]:
+        return expressions_for(self.vocab)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.config.name}@{self.config.version}"
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    # ---- latent code --------------------------------------------------------------------
+    def latent(self, seed: int) -> torch.Tensor:
+        """z (z_dim,) of a seed: its own generator, so it never depends on the batch."""
+        gen = torch.Generator().manual_seed(check_seed(seed))
+        return torch.randn(self.config.z_dim, generator=gen)
+
+    def resolve(self, spec: dict, seed: int) -> dict[str, str]:
+        """The full spec the seed makes of ``spec``: every "any" replaced by the latent's choice."""
+        return self.vocab.resolve(self.vocab.validate(spec), self.latent(seed))
+
+    # ---- images -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _w(self, specs: list[dict], seeds: list[int], truncation: float, sliders: dict | None) -> torch.Tensor:
+        if len(specs) != len(seeds):
+            raise ValueError(f"specs and seeds must be the same length, got {len(specs)} and {len(seeds)}")
+        if not 1 <= len(specs) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} avatars, got {len(specs)}")
+        truncation, sliders = controls.check_controls(truncation, sliders, self.directions)
+        z = torch.stack([self.latent(s) for s in seeds])
+        full = [self.vocab.resolve(self.vocab.validate(spec), z_i) for spec, z_i in zip(specs, z)]
+        index, rgb = self.vocab.encode(full)
+        z, index, rgb = z.to(self.device), index.to(self.device), rgb.to(self.device)
+        w = self.generator.mapping(z, index, rgb)
+        if truncation != 1.0 or sliders:
+            w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
+                                        truncation, sliders, self.directions)
+        return w
+
+    @torch.inference_mode()
+    def _paint(self, w: torch.Tensor) -> list[Image.Image]:
+        return tensor_to_images(self.generator.synthesis(w).float())
+
+    def design(self, spec: dict, seed: int, truncation: float = 1.0,
+               sliders: dict[str, float] | None = None) -> Image.Image:
+        """One avatar as a PIL RGBA image at the model's native size."""
+        return self._paint(self._w([spec], [seed], truncation, sliders))[0]
+
+    def design_batch(self, specs: list[dict], seeds: list[int], truncation: float = 1.0,
+                     sliders: dict[str, float] | None = None) -> list[Image.Image]:
+        """Many avatars in one pass; each image equals ``design(spec, seed)``."""
+        return self._paint(self._w(list(specs), list(seeds), truncation, sliders))
+
+    # ---- recipes ------------------------------------------------------------------------
+    def check_recipe(self, recipe: dict | str | Recipe) -> Recipe:
+        """Parse and validate a recipe against this model (spec, sliders, model id)."""
+        r = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
+        if r.model is not None and r.model != self.model_id:
+            raise ValueError(f"recipe is for model {r.model[:60]!r}, but {self.model_id!r} is loaded")
+        r.spec = self.vocab.validate(r.spec)
+        r.truncation, r.sliders = controls.check_controls(r.truncation, r.sliders, self.directions)
+        return r
+
+    def design_recipe(self, recipe: dict | str | Recipe) -> Image.Image:
+        """The recipe's avatar at native size (before export size, background and frame)."""
+        r = self.check_recipe(recipe)
+        return self.design(r.spec, r.seed, r.truncation, r.sliders)
+
+    def render(self, recipe: dict | str | Recipe) -> Image.Image:
+        """The finished export of a recipe: size, background, frame and border applied."""
+        r = self.check_recipe(recipe)
+        return finish(self.design(r.spec, r.seed, r.truncation, r.sliders), r.size, r.background, r.frame, r.border)
+
+    def render_png(self, recipe: dict | str | Recipe) -> bytes:
+        return png_bytes(self.render(recipe))
+
+    def full_recipe(self, recipe: dict | str | Recipe) -> Recipe:
+        """The recipe with every "any" in its spec resolved and the model id filled in."""
+        r = self.check_recipe(recipe)
+        r.spec = self.vocab.resolve(r.spec, self.latent(r.seed))
+        r.model = self.model_id
+        return r
+
+    # ---- exploring ----------------------------------------------------------------------
+    def variations(self, recipe: dict | str | Recipe, locked: list[str],
+                   n: int = N_VARIATIONS) -> list[tuple[Recipe, Image.Image]]:
+        """n avatars that keep the ``locked`` attributes (as the recipe shows them) and vary the rest."""
+        r = self.full_recipe(recipe)
+        bad = [k for k in locked if k not in self.vocab.names]
+        if bad:
+            raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to lock; choose from: {', '.join(self.vocab.names)}")
+        base = {k: v for k, v in r.spec.items() if k in locked}
+        seeds = [(r.seed * 1_000_003 + 7_919 * (i + 1)) % (2**31) for i in range(n)]
+        out = []
+        for seed in seeds:
+            v = Recipe(**{**r.to_dict(), "seed": seed, "spec": self.vocab.resolve(base, self.latent(seed))})
+            out.append(v)
+        images = self.design_batch([v.spec for v in out], seeds, r.truncation, r.sliders)
+        return list(zip(out, images))
+
+    def preview(self, recipe: dict | str | Recipe, attribute: str) -> list[tuple[str, Image.Image]]:
+        """Every choice of one categorical attribute on the recipe's current face."""
+        if attribute not in self.vocab.categorical:
+            raise ValueError(f"unknown attribute {str(attribute)[:40]!r} to preview; "
+                             f"choose from: {', '.join(self.vocab.categorical)}")
+        r = self.full_recipe(recipe)
+        choices = self.vocab.categorical[attribute]
+        specs = [{**r.spec, attribute: c} for c in choices]
+        images = []
+        for i in range(0, len(specs), MAX_BATCH):
+            chunk = specs[i:i + MAX_BATCH]
+            images += self.design_batch(chunk, [r.seed] * len(chunk), r.truncation, r.sliders)
+        return list(zip(choices, images))
+
+    def sticker_pack(self, recipe: dict | str | Recipe) -> bytes:
+        """A ZIP of PNGs: the recipe's face in every expression preset, exported as the recipe says."""
+        r = self.full_recipe(recipe)
+        names = list(self.expressions)
+        specs = [{**r.spec, **self.expressions[n]} for n in names]
+        images = self.design_batch(specs, [r.seed] * len(specs), r.truncation, r.sliders)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, im in zip(names, images):
+                zf.writestr(f"{name.replace(' ', '-')}.png", png_bytes(finish(im, r.size, r.background, r.frame, r.border)))
+        return buf.getvalue()
+
+    def morph(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, frames: int = 16) -> bytes:
+        """An animated GIF that walks w from one recipe to the other and back (export settings of the first)."""
+        if not 2 <= frames <= 64:
+            raise ValueError(f"frames must be from 2 to 64, got {frames!r}")
+        a, b = self.check_recipe(recipe_a), self.check_recipe(recipe_b)
+        w0 = self._w([a.spec], [a.seed], a.truncation, a.sliders)
+        w1 = self._w([b.spec], [b.seed], b.truncation, b.sliders)
+        ts = [i / (frames - 1) for i in range(frames)]
+        w = torch.cat([controls.interpolate(w0, w1, t) for t in ts + ts[-2:0:-1]])
+        size = min(a.size, 256)
+        return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w)])
+
+
+def _download(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, etag_timeout=5))
+    except Exception as e:  # offline, unknown repo, no permission: say which and why
+        raise WeightsError(f"cannot fetch weights {repo_id!r} from the Hugging Face Hub "
+                           f"({type(e).__name__}: {str(e)[:200]}); pass a local weights folder instead") from None

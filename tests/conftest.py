@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny rendered set and a tiny trained generator, built once per session.
+
+The fast tier runs everything against this tiny model on the CPU; tests marked ``slow``
+use the shipped weights in weights/.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from avatar_studio import AvatarStudio  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "weights" / "avatar-studio"
+TINY_SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """48 avatars at 32 px, rendered by the real renderer."""
+    from train.render_dataset import render_dataset
+    return render_dataset(tmp_path_factory.mktemp("data") / "tiny", n=48, size=TINY_SIZE, seed=3,
+                          workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory) -> Path:
+    import dataclasses
+    from train.train import PRESETS, train
+    cfg = dataclasses.replace(PRESETS["tiny"], steps=12)
+    return train(tiny_data, tmp_path_factory.mktemp("runs") / "tiny", cfg, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tiny_run, tmp_path_factory) -> Path:
+    from train.export import export
+    return export(tiny_run, tmp_path_factory.mktemp("weights") / "tiny", version="1", name="tiny",
+                  k=3, names=["hat colour"])
+
+
+@pytest.fixture(scope="session")
+def studio(tiny_weights) -> AvatarStudio:
+    return AvatarStudio.from_pretrained(tiny_weights, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def shipped_studio() -> AvatarStudio:
+    if not (SHIPPED / "model.safetensors").exists():
+        pytest.fail(f"shipped weights missing at {SHIPPED}")
+    return AvatarStudio.from_pretrained(SHIPPED, device="cpu")

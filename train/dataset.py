@@ -1,0 +1,124 @@
+"""Read and validate a labelled avatar folder (Hugging Face imagefolder convention).
+
+A folder holds images, ``metadata.jsonl`` (one JSON object per line: "file_name" plus one
+key per attribute) and ``vocabulary.json`` (attribute -> ordered choices). Any folder in
+this format trains, so people can bring their own labelled art. Every row is checked
+before training starts and all problems are reported together, as
+``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from avatar_studio.attributes import Vocabulary
+
+METADATA = "metadata.jsonl"
+VOCABULARY = "vocabulary.json"
+MAX_REPORTED = 50
+
+
+class DatasetError(ValueError):
+    """The folder is not a valid labelled avatar set; the message lists every bad row."""
+
+
+def read_vocabulary(folder: Path) -> Vocabulary:
+    path = Path(folder) / VOCABULARY
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing: the folder needs its vocabulary (attribute -> choices)")
+    try:
+        return Vocabulary.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DatasetError(f"{path} is not a valid vocabulary ({e!r})") from None
+
+
+def _check_row(line: str, vocab: Vocabulary, folder: Path) -> tuple[dict | None, list[str]]:
+    try:
+        row = json.loads(line)
+    except ValueError as e:
+        return None, [f"not valid JSON ({e.msg})"]
+    if not isinstance(row, dict):
+        return None, ["a row must be a JSON object"]
+    problems = []
+    file_name = row.get("file_name")
+    if not isinstance(file_name, str) or not file_name:
+        problems.append("missing \"file_name\"")
+    elif Path(file_name).is_absolute() or ".." in Path(file_name).parts:
+        problems.append(f"file_name {file_name!r} must be a path inside the folder")
+    elif not (folder / file_name).is_file():
+        problems.append(f"image file {file_name!r} does not exist")
+    for name in vocab.names:
+        if name not in row:
+            problems.append(f"missing attribute {name!r}")
+            continue
+        try:
+            vocab.validate({name: row[name]})
+        except ValueError as e:
+            problems.append(str(e))
+        if row[name] == "any":
+            problems.append(f"{name} is 'any': training rows need a concrete value")
+    for key in row:
+        if key != "file_name" and key not in vocab.names:
+            problems.append(f"unknown attribute {key!r}; expected: {', '.join(vocab.names)}")
+    return (row if not problems else None), problems
+
+
+def read_metadata(folder: Path) -> tuple[Vocabulary, list[dict]]:
+    """Validate every row of DIR/metadata.jsonl; return the vocabulary and the rows."""
+    folder = Path(folder)
+    vocab = read_vocabulary(folder)
+    path = folder / METADATA
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing")
+    rows, errors = [], []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            row, problems = _check_row(line, vocab, folder)
+            errors += [f"{METADATA}:{number}: {p}" for p in problems]
+            if row is not None:
+                rows.append(row)
+    if errors:
+        shown = errors[:MAX_REPORTED]
+        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+        raise DatasetError(f"{path}: {len(errors)} problem(s)\n" + "\n".join(shown) + more)
+    if not rows:
+        raise DatasetError(f"{path} has no rows")
+    return vocab, rows
+
+
+def load_images(folder: Path, rows: list[dict], size: int) -> torch.Tensor:
+    """All images as one uint8 RGBA tensor (N, 4, size, size)."""
+    out = torch.empty(len(rows), 4, size, size, dtype=torch.uint8)
+    for i, row in enumerate(rows):
+        path = Path(folder) / row["file_name"]
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGBA")
+                if im.size != (size, size):
+                    im = im.resize((size, size), Image.LANCZOS)
+                out[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+        except OSError as e:
+            raise DatasetError(f"{METADATA}: cannot read image {row['file_name']!r} ({e})") from None
+    return out
+
+
+class AvatarSet:
+    """Images (uint8, in memory) with their encoded conditions."""
+
+    def __init__(self, folder: Path, size: int):
+        self.vocab, self.rows = read_metadata(folder)
+        self.images = load_images(folder, self.rows, size)   # (N, 4, S, S) uint8
+        self.index, self.rgb = self.vocab.encode(self.rows)   # (N, A) long, (N, C, 3) float
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images float (B, 4, S, S) in [0, 1], index, rgb) for the given row ids."""
+        return self.images[ids].float() / 255.0, self.index[ids], self.rgb[ids]

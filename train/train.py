@@ -1,0 +1,230 @@
+"""Stage 2: train the conditional generator on a rendered (or your own) avatar folder.
+
+Example:
+    python -m train.train --data data/train128 --preset cpu --out runs/cpu128
+    python -m train.train --data data/train128 --preset cpu --out runs/cpu128 --resume
+    python -m train.train --data data/tiny --preset tiny --out runs/tiny --steps 20
+    torchrun --nproc_per_node 8 -m train.train --data data/train128 --preset gpu --out runs/gpu
+
+Every image comes with its full label set, so the generator is trained as the decoder
+of a conditional auto-encoder: labels + discrete style codes (read off the image by a
+small encoder, straight-through Gumbel) -> image, with an L1 reconstruction loss at
+three scales and a balance term that keeps every code class in use. Any field of a
+preset can be overridden: ``--lr 1e-3 --batch 64``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from avatar_studio.generator import Generator, GeneratorConfig
+from train import checkpoint, losses
+from train.dataset import AvatarSet
+from train.encoder import CodeEncoder
+from train.samples import save_sample_grid
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 12000
+    batch: int = 32
+    lr: float = 2e-3
+    lr_warmup: int = 200
+    beta2: float = 0.99
+    ema_kimg: float = 10.0           # EMA half-life in thousands of images
+    balance: float = 0.05            # weight of the code-balance term
+    gumbel_tau: float = 1.0
+    channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
+    w_dim: int = 256
+    embed_dim: int = 32
+    n_codes: int = 3
+    code_classes: int = 16
+    encoder_width: int = 32
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 500
+    threads: int = 0                 # torch CPU threads (0: leave torch's default)
+    minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
+
+
+PRESETS = {
+    "cpu": TrainConfig(),
+    "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, channels=[256, 192, 128, 64], w_dim=384,
+                       encoder_width=64, sample_every=2000, checkpoint_every=1000),
+    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, n_codes=2,
+                        code_classes=4, encoder_width=8, log_every=5, sample_every=10,
+                        checkpoint_every=10),
+}
+
+
+class AutoEncoder(nn.Module):
+    """Encoder + generator in one module, so DDP can wrap a single forward."""
+
+    def __init__(self, generator: Generator, encoder: CodeEncoder):
+        super().__init__()
+        self.generator, self.encoder = generator, encoder
+
+    def forward(self, images, index, rgb, tau: float):
+        logits = self.encoder(images)  # (B, n_codes, K)
+        codes = F.gumbel_softmax(logits, tau=tau, hard=True)
+        fake = self.generator.synthesis(self.generator.mapping_codes(codes, index, rgb))
+        return fake, logits
+
+
+def batch_ids(n: int, batch: int, step: int, seed: int, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """Row ids of ``step``: epochs of a seeded permutation, so a resumed run sees the same data."""
+    per_epoch = n // (batch * world)
+    epoch, offset = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+    start = (offset * world + rank) * batch
+    return perm[start:start + batch]
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    warm = min(1.0, (step + 1) / cfg.lr_warmup)
+    return cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1.0)))
+
+
+def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    main = rank == 0
+    out.mkdir(parents=True, exist_ok=True)
+
+    dataset = AvatarSet(data, size=_image_size(data))
+    resolution = dataset.images.shape[-1]
+    gcfg = GeneratorConfig(vocabulary=dataset.vocab.to_dict(), name=out.name, resolution=resolution,
+                           n_codes=cfg.n_codes, code_classes=cfg.code_classes, embed_dim=cfg.embed_dim,
+                           w_dim=cfg.w_dim, base_res=resolution // 2 ** len(cfg.channels),
+                           channels=list(cfg.channels))
+    torch.manual_seed(cfg.seed)
+    model = AutoEncoder(Generator(gcfg), CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width)).to(device)
+    ema = Generator(gcfg).to(device).requires_grad_(False)
+    ema.load_state_dict(model.generator.state_dict())
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2))
+
+    start = 0
+    if resume:
+        state = checkpoint.load_latest(out)
+        if state is None:
+            raise SystemExit(f"--resume: no usable checkpoint in {out}")
+        if state["train_config"] != dataclasses.asdict(cfg):
+            raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
+        model.load_state_dict(state["model"], strict=True)
+        ema.load_state_dict(state["ema"], strict=True)
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start = state["step"]
+    elif checkpoint.list_checkpoints(out):
+        raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+    if main:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+        (out / "generator_config.json").write_text(json.dumps(dataclasses.asdict(gcfg), indent=1) + "\n")
+
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    ema_beta = 0.5 ** (cfg.batch * world / (cfg.ema_kimg * 1000))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    metrics = open(out / "metrics.jsonl", "a") if main else None
+    t0, seen = time.time(), 0
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (main and progress),
+               desc="train", unit="step")
+    step = start
+    for step in bar:
+        ids = batch_ids(len(dataset), cfg.batch, step, cfg.seed, rank, world)
+        images, index, rgb = (t.to(device) for t in dataset.batch(ids))
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        with autocast:
+            fake, logits = net(images, index, rgb, cfg.gumbel_tau)
+        recon = losses.reconstruction(fake.float(), images)
+        balance = losses.code_balance(logits)
+        loss = recon + cfg.balance * balance
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), model.generator.parameters()):
+                p_ema.lerp_(p, 1 - ema_beta)
+        seen += len(ids) * world
+        done = step + 1
+        if main and (done % cfg.log_every == 0 or done == cfg.steps):
+            row = {"step": done, "kimg": round(done * cfg.batch * world / 1000, 3), "loss": loss.item(),
+                   "recon": recon.item(), "balance": balance.item(), "lr": learning_rate(cfg, step),
+                   "img_per_s": round(seen / (time.time() - t0), 2), "minutes": round((time.time() - t0) / 60, 2)}
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
+            bar.set_postfix(recon=f"{row['recon']:.4f}", bal=f"{row['balance']:.3f}", ips=row["img_per_s"])
+        out_of_time = cfg.minutes > 0 and time.time() - t0 > cfg.minutes * 60
+        if main and (done % cfg.sample_every == 0 or done == cfg.steps or out_of_time):
+            save_sample_grid(ema, dataset, out / "samples" / f"step-{done:07d}.png")
+        if main and (done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time):
+            checkpoint.save(out, done, {
+                "step": done, "model": model.state_dict(), "ema": ema.state_dict(),
+                "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
+                "train_config": dataclasses.asdict(cfg), "generator_config": dataclasses.asdict(gcfg)})
+        if out_of_time:
+            break
+    bar.close()
+    if metrics:
+        metrics.close()
+    if world > 1:
+        dist.destroy_process_group()
+    return out
+
+
+def _image_size(folder: Path) -> int:
+    from train.dataset import read_metadata
+    from PIL import Image
+    _, rows = read_metadata(folder)
+    with Image.open(Path(folder) / rows[0]["file_name"]) as im:
+        return im.size[0]
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
+    """One --flag per dataclass field; unset flags keep the preset's value."""
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if isinstance(default, list):
+            parser.add_argument(f"--{f.name}", type=int, nargs="+", default=None)
+        else:
+            parser.add_argument(f"--{f.name}", type=type(default), default=None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="rendered folder (metadata.jsonl)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/cpu128")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint")
+    add_dataclass_arguments(parser, TrainConfig)
+    args = parser.parse_args(argv)
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                 if getattr(args, f.name) is not None}
+    cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
+    train(args.data, args.out, cfg, resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
