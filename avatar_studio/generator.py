@@ -213,7 +213,7 @@ def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generato
         data = json.loads((folder / CONFIG_FILE).read_text())
         config = GeneratorConfig(**data)
         model = Generator(config)
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, RuntimeError) as e:  # RuntimeError: torch refuses a size
         raise WeightsError(f"{folder / CONFIG_FILE} does not describe a generator ({e})") from None
     try:
         state = load_file(folder / WEIGHTS_FILE)

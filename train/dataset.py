@@ -75,8 +75,13 @@ def read_metadata(folder: Path) -> tuple[Vocabulary, list[dict]]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
     rows, errors = [], []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:  # line by line, so one bad byte is reported with its line (a leading BOM is fine)
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                errors.append(f"{METADATA}:{number}: not valid UTF-8 text")
+                continue
             if not line.strip():
                 continue
             row, problems = _check_row(line, vocab, folder)

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import nullcontext
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -78,14 +79,11 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
     jobs = [(str(out), seed, size, i, vocab) for i in range(n)]
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=n, desc="render", unit="img", disable=not progress)
-    if workers == 1:
-        rows = [_render_one(j) for j in jobs if not bar.update(1)]
-    else:
-        with Pool(workers) as pool:
-            rows = []
-            for row in pool.imap(_render_one, jobs, chunksize=32):
-                rows.append(row)
-                bar.update(1)
+    rows = []
+    with Pool(workers) if workers > 1 else nullcontext() as pool:
+        for row in (pool.imap(_render_one, jobs, chunksize=32) if pool else map(_render_one, jobs)):
+            rows.append(row)
+            bar.update(1)  # (its return value says whether the bar redrew: never filter on it)
     bar.close()
     _write_atomic(out / METADATA, "".join(json.dumps(r) + "\n" for r in rows))
     return out

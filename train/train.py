@@ -139,6 +139,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     elif checkpoint.list_checkpoints(out):
         raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
     if main:
+        if resume:
+            _drop_metrics_after(out / "metrics.jsonl", start)
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
         (out / "generator_config.json").write_text(json.dumps(dataclasses.asdict(gcfg), indent=1) + "\n")
 
@@ -191,6 +193,23 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     if world > 1:
         dist.destroy_process_group()
     return out
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """On resume: forget what a killed run logged after its checkpoint (and a half-written last line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("step", 0) <= step:
+            kept.append(line + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept))
+    os.replace(tmp, path)
 
 
 def _image_size(folder: Path) -> int:

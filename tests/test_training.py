@@ -1,0 +1,191 @@
+"""Training (train/train.py, train/checkpoint.py, train/export.py): resume, checkpoints, CLIs, DDP."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import train.train as training
+from avatar_studio import AvatarStudio
+from train import checkpoint
+from train.train import PRESETS, TrainConfig, batch_ids, train
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 8
+CFG = dataclasses.replace(PRESETS["tiny"], steps=STEPS, log_every=1, checkpoint_every=STEPS // 2,
+                          sample_every=STEPS // 2)
+LOSSES = ("step", "kimg", "loss", "recon", "balance", "lr")  # everything but the clock
+
+
+def metrics(run: Path) -> list[dict]:
+    return [{k: row[k] for k in LOSSES} for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+
+
+def final_state(run: Path) -> dict:
+    return torch.load(run / f"checkpoint-{STEPS:07d}.pt", map_location="cpu", weights_only=True)
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_data, tmp_path_factory) -> Path:
+    """STEPS steps without a stop, a checkpoint half-way."""
+    return train(tiny_data, tmp_path_factory.mktemp("full") / "run", CFG, progress=False)
+
+
+def test_metrics_samples_and_configs_are_written(full_run):
+    rows = metrics(full_run)
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert all(r["loss"] > 0 and r["lr"] > 0 for r in rows)
+    samples = sorted(p.name for p in (full_run / "samples").glob("*.png"))
+    assert samples == ["step-0000004.png", "step-0000008.png"]
+    with Image.open(full_run / "samples" / samples[-1]) as grid:
+        assert grid.size == (8 * 32, 4 * 32)  # 8 columns; real and generated rows
+    assert json.loads((full_run / "train_config.json").read_text()) == dataclasses.asdict(CFG)
+    assert json.loads((full_run / "generator_config.json").read_text())["resolution"] == 32
+    assert sorted(p.name for p in full_run.glob("checkpoint-*")) == ["checkpoint-0000004.pt", "checkpoint-0000008.pt"]
+
+
+def test_batches_depend_only_on_the_step():
+    assert torch.equal(batch_ids(48, 8, 5, seed=0), batch_ids(48, 8, 5, seed=0))
+    epoch = torch.cat([batch_ids(48, 8, s, seed=0) for s in range(6)])
+    assert sorted(epoch.tolist()) == list(range(48)), "one epoch sees every image once"
+    ranks = torch.cat([batch_ids(48, 8, 1, seed=0, rank=r, world=2) for r in range(2)])
+    assert len(set(ranks.tolist())) == 16, "ranks see different images"
+
+
+def test_killed_and_resumed_run_matches_the_uninterrupted_one(full_run, tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+
+    def killed_at_step_6(n, batch, step, seed, rank=0, world=1):
+        if step == 6:  # two steps after the half-way checkpoint; those steps are lost
+            raise KeyboardInterrupt
+        return batch_ids(n, batch, step, seed, rank, world)
+
+    monkeypatch.setattr(training, "batch_ids", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, run, CFG, progress=False)
+    monkeypatch.setattr(training, "batch_ids", batch_ids)
+    assert [p.name for p in checkpoint.list_checkpoints(run)] == ["checkpoint-0000004.pt"]
+    assert [r["step"] for r in metrics(run)] == [1, 2, 3, 4, 5, 6]
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 7, "lo')  # the kill also cut a line in half
+
+    train(tiny_data, run, CFG, resume=True, progress=False)
+    assert metrics(run) == metrics(full_run)
+    resumed, uninterrupted = final_state(run), final_state(full_run)
+    assert_same_tensors(resumed["ema"], uninterrupted["ema"])
+    assert_same_tensors(resumed["model"], uninterrupted["model"])
+    assert torch.equal(resumed["rng"], uninterrupted["rng"])
+    last = "samples/step-0000008.png"
+    assert (run / last).read_bytes() == (full_run / last).read_bytes()
+
+
+def test_half_written_newest_checkpoint_is_skipped(full_run, tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    newest = run / f"checkpoint-{STEPS:07d}.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    (run / "checkpoint-0000009.pt.tmp").write_bytes(b"an interrupted write")  # never a candidate
+    state = checkpoint.load_latest(run)
+    assert state["step"] == STEPS // 2
+    assert "skipping damaged checkpoint checkpoint-0000008.pt" in capsys.readouterr().out
+
+    train(tiny_data, run, CFG, resume=True, progress=False)  # redoes steps 5..8 from the good one
+    assert_same_tensors(final_state(run)["ema"], final_state(full_run)["ema"])
+    assert metrics(run) == metrics(full_run)
+
+
+def test_resume_without_a_usable_checkpoint_is_refused(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint-0000004.pt").write_bytes(b"")
+    with pytest.raises(SystemExit, match="--resume: no usable checkpoint in"):
+        train(tiny_data, run, CFG, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("change", [{"lr": 1e-3}, {"steps": STEPS + 2}, {"channels": [16, 16, 8]}])
+def test_resume_with_other_settings_is_refused(full_run, tiny_data, tmp_path, change):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    with pytest.raises(SystemExit, match="--resume: .* was trained with other settings"):
+        train(tiny_data, run, dataclasses.replace(CFG, **change), resume=True, progress=False)
+    assert metrics(run) == metrics(full_run)
+
+
+def test_a_new_run_will_not_overwrite_checkpoints(full_run, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    with pytest.raises(SystemExit, match="already holds checkpoints: pass --resume"):
+        train(tiny_data, run, CFG, progress=False)
+
+
+# ---- command lines -------------------------------------------------------------------------
+@pytest.mark.parametrize("module, needles", [
+    ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log_every"]),
+    ("train.export", ["python -m train.export runs/", "--directions", "--direction-names"]),
+])
+def test_cli_help(module, needles):
+    out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    for needle in needles:
+        assert needle in out.stdout
+
+
+def test_cli_train_overrides_then_export(tiny_data, tmp_path, capsys):
+    run, weights = tmp_path / "runs" / "cli", tmp_path / "weights" / "cli"
+    training.main(["--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "3",
+                   "--log_every", "1", "--channels", "8", "8", "8"])
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved == dataclasses.asdict(dataclasses.replace(PRESETS["tiny"], steps=3, log_every=1, channels=[8, 8, 8]))
+    assert [r["step"] for r in metrics(run)] == [1, 2, 3]
+
+    from train.export import main as export_main
+    export_main([str(run), str(weights), "--directions", "2", "--direction-names", "hat colour"])
+    studio = AvatarStudio.from_pretrained(weights, device="cpu")
+    assert studio.sliders == ["hat colour", "style 2"] and studio.model_id == "cli@1"
+    assert studio.design({}, 0).size == (32, 32)
+
+
+def test_every_preset_is_a_valid_config():
+    assert set(PRESETS) >= {"cpu", "gpu", "tiny"}
+    for cfg in PRESETS.values():
+        assert isinstance(cfg, TrainConfig)
+        json.dumps(dataclasses.asdict(cfg))  # JSON-native fields only
+
+
+# ---- DDP -----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(tiny_data, tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun is not installed")
+    run, weights = tmp_path / "runs" / "ddp", tmp_path / "weights" / "ddp"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "train.train",
+                          "--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "4",
+                          "--log_every", "1", "--checkpoint_every", "2"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = metrics(run)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert rows[-1]["kimg"] == round(4 * 8 * 2 / 1000, 3), "two processes: twice the images per step"
+    assert checkpoint.load_latest(run)["step"] == 4
+
+    from train.export import export
+    export(run, weights, version="1", name="ddp", k=2, names=[])
+    studio = AvatarStudio.from_pretrained(weights, device="cpu")
+    assert studio.design({"hair": "bob"}, 1).size == (32, 32)
