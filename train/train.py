@@ -46,6 +46,7 @@ class TrainConfig:
     beta2: float = 0.99
     ema_kimg: float = 10.0           # EMA half-life in thousands of images
     balance: float = 0.05            # weight of the code-balance term
+    detail: float = 0.0              # extra full-size loss weight on edges (small parts); 0 = plain L1
     gumbel_tau: float = 1.0
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     w_dim: int = 256
@@ -59,6 +60,18 @@ class TrainConfig:
     checkpoint_every: int = 500
     threads: int = 0                 # torch CPU threads (0: leave torch's default)
     minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
+    init_from: str = ""              # warm start: generator + encoder weights of another run (fresh schedule)
+
+
+# settings that change bookkeeping, not the maths: a resumed run may change them
+RESUMABLE = ("log_every", "sample_every", "checkpoint_every", "threads", "minutes")
+
+
+def same_maths(saved: dict, cfg: TrainConfig) -> bool:
+    """Whether a checkpoint's settings match ``cfg`` (fields newer than the checkpoint take their default)."""
+    old = dataclasses.asdict(dataclasses.replace(TrainConfig(), **saved))
+    new = dataclasses.asdict(cfg)
+    return all(old[k] == new[k] for k in new if k not in RESUMABLE)
 
 
 PRESETS = {
@@ -129,7 +142,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         state = checkpoint.load_latest(out)
         if state is None:
             raise SystemExit(f"--resume: no usable checkpoint in {out}")
-        if state["train_config"] != dataclasses.asdict(cfg):
+        if not same_maths(state["train_config"], cfg):
             raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
         model.load_state_dict(state["model"], strict=True)
         ema.load_state_dict(state["ema"], strict=True)
@@ -138,6 +151,12 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         start = state["step"]
     elif checkpoint.list_checkpoints(out):
         raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+    elif cfg.init_from:
+        state = checkpoint.load_latest(Path(cfg.init_from))
+        if state is None:
+            raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
+        model.load_state_dict(state["model"], strict=True)
+        ema.load_state_dict(state["ema"], strict=True)
     if main:
         if resume:
             _drop_metrics_after(out / "metrics.jsonl", start)
@@ -159,7 +178,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
             group["lr"] = learning_rate(cfg, step)
         with autocast:
             fake, logits = net(images, index, rgb, cfg.gumbel_tau)
-        recon = losses.reconstruction(fake.float(), images)
+        recon = losses.reconstruction(fake.float(), images, detail=cfg.detail)
         balance = losses.code_balance(logits)
         loss = recon + cfg.balance * balance
         opt.zero_grad(set_to_none=True)

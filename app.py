@@ -1,0 +1,15 @@
+"""Avatar Studio: `python app.py` serves the designer (also the Hugging Face Space entry point)."""
+import sys
+
+from avatar_studio import AvatarStudio, WeightsError
+from avatar_studio.studio import DEFAULT_WEIGHTS
+from avatar_studio.ui import build_demo, launch
+
+if __name__ == "__main__":
+    try:
+        studio = AvatarStudio.from_pretrained()   # AVATAR_STUDIO_WEIGHTS=<folder or hub id> picks others
+    except WeightsError as e:
+        sys.exit(f"Avatar Studio cannot start: {e}\nExport a trained model to {DEFAULT_WEIGHTS} "
+                 "(python -m train.export), or point AVATAR_STUDIO_WEIGHTS at a weights folder.")
+    studio.render_png({"seed": 0, "spec": {}})    # warm once, before the first visitor
+    launch(build_demo(studio))
