@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,12 @@ class GeneratorConfig:
     # feature channels per resolution, from base_res up; a last transposed conv paints 2x that
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     free_colors: int = 4
+    # part templates: the raw attribute embeddings (carried in w) painted straight onto the
+    # second resolution as a spatial map, a short path from a class to where its part sits
+    template_channels: int = 0
+    # code bank: style-code tuples read off real training images (filled by train.export); a
+    # seed picks one of them, so sampled codes are combinations the generator has learned
+    code_bank: int = 0
 
     @property
     def vocab(self) -> Vocabulary:
@@ -67,6 +74,15 @@ class GeneratorConfig:
     @property
     def n_colors(self) -> int:
         return len(self.vocabulary["colors"])
+
+    @property
+    def embed_width(self) -> int:
+        """Width of the raw-embedding part of w (0 without part templates)."""
+        return self.embed_dim * len(self.vocab.categorical) if self.template_channels else 0
+
+    @property
+    def template_res(self) -> int:
+        return self.base_res * 2
 
     def __post_init__(self) -> None:
         self.vocabulary = Vocabulary.from_dict(self.vocabulary).to_dict()  # canonical, order-safe form
@@ -113,21 +129,42 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         self.head = nn.ConvTranspose2d(ch[-1], self.n_mix + 1, 4, stride=2, padding=1)  # palette logits + alpha
         self.free_color = nn.Linear(config.w_dim, 3 * config.free_colors)
         self.const_color = nn.Parameter(torch.tensor([[-4.0, -4.0, -4.0], [4.0, 4.0, 4.0]]))  # ink, paper
+        if config.template_channels:
+            t = config.template_channels
+            self.templates = nn.Linear(config.embed_width, t * config.template_res ** 2)
+            self.template_proj = nn.Conv2d(t, ch[1], 1)
+            nn.init.zeros_(self.template_proj.weight)  # starts as a no-op: warm starts keep their function
+            nn.init.zeros_(self.template_proj.bias)
+        if config.code_bank:
+            self.register_buffer("code_bank", torch.zeros(config.code_bank, config.n_codes, dtype=torch.long))
 
     # ---- mapping ------------------------------------------------------------------------
     def codes_from_z(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, z_dim) -> one-hot style codes (B, n_codes, code_classes), uniform over classes."""
+        """(B, z_dim) -> one-hot style codes (B, n_codes, code_classes).
+
+        With a code bank, the first number of the code slice picks a bank entry uniformly
+        (normal CDF); without, each code is the argmax of its own slice (uniform classes).
+        """
         cfg = self.config
-        logits = z[:, -cfg.n_codes * cfg.code_classes:].view(-1, cfg.n_codes, cfg.code_classes)
-        return F.one_hot(logits.argmax(-1), cfg.code_classes).to(z.dtype)
+        part = z[:, -cfg.n_codes * cfg.code_classes:]
+        if cfg.code_bank:
+            u = 0.5 * (1 + torch.erf(part[:, 0].double() / math.sqrt(2)))
+            classes = self.code_bank[(u * cfg.code_bank).long().clamp(0, cfg.code_bank - 1)]  # (B, n_codes)
+        else:
+            classes = part.view(-1, cfg.n_codes, cfg.code_classes).argmax(-1)
+        return F.one_hot(classes, cfg.code_classes).to(z.dtype)
 
     def mapping_codes(self, codes: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
-        """codes (B, n_codes, K) one-hot or soft, index (B, A), rgb (B, C, 3) -> w (B, w_dim + 3C)."""
+        """codes (B, n_codes, K) one-hot or soft, index (B, A), rgb (B, C, 3) -> w.
+
+        w = [style (w_dim) | raw attribute embeddings (embed_width, with part templates) | colours (3C)]
+        """
         parts = [emb(index[:, i]) for i, emb in enumerate(self.embeddings.values())]  # A x (B, E)
-        parts.append(torch.einsum("bnk,nke->bne", codes, self.code_embedding).flatten(1))  # (B, n*E)
+        codes_e = torch.einsum("bnk,nke->bne", codes, self.code_embedding).flatten(1)  # (B, n*E)
         colours = rgb.flatten(1)  # (B, 3C)
-        style = self.mapping_net(torch.cat(parts + [colours * 2 - 1], dim=1))  # (B, w_dim)
-        return torch.cat([style, colours], dim=1)
+        style = self.mapping_net(torch.cat(parts + [codes_e, colours * 2 - 1], dim=1))  # (B, w_dim)
+        raw = parts if self.config.template_channels else []
+        return torch.cat([style, *raw, colours], dim=1)
 
     def mapping(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         return self.mapping_codes(self.codes_from_z(z), index, rgb)
@@ -135,19 +172,28 @@ class Generator(nn.Module, PyTorchModelHubMixin):
     def mean_w(self, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         """w averaged over the style codes, for these conditions: the centre of truncation."""
         cfg = self.config
-        codes = torch.full((index.shape[0], cfg.n_codes, cfg.code_classes), 1.0 / cfg.code_classes)
-        return self.mapping_codes(codes.to(rgb), index, rgb)
+        if cfg.code_bank:
+            mean = F.one_hot(self.code_bank, cfg.code_classes).float().mean(0)  # bank frequencies
+        else:
+            mean = torch.full((cfg.n_codes, cfg.code_classes), 1.0 / cfg.code_classes)
+        codes = mean.to(rgb).expand(index.shape[0], -1, -1)
+        return self.mapping_codes(codes, index, rgb)
 
     # ---- synthesis ----------------------------------------------------------------------
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
-        """w (B, w_dim + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
+        """w (B, w_dim [+ embed_width] + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
         cfg = self.config
-        style, colours = w[:, :cfg.w_dim], w[:, cfg.w_dim:].view(-1, cfg.n_colors, 3)
+        style, colours = w[:, :cfg.w_dim], w[:, -3 * cfg.n_colors:].view(-1, cfg.n_colors, 3)
         B = w.shape[0]
         x = F.leaky_relu(self.base(style), 0.2).view(B, cfg.channels[0], cfg.base_res, cfg.base_res)
         x = self.base_conv(x, style)  # (B, C0, base, base)
-        for up, conv in zip(self.ups, self.convs):
-            x = conv(F.leaky_relu(up(x), 0.2), style)  # doubles the side each step
+        for i, (up, conv) in enumerate(zip(self.ups, self.convs)):
+            h = F.leaky_relu(up(x), 0.2)  # doubles the side
+            if i == 0 and cfg.template_channels:
+                raw = w[:, cfg.w_dim:cfg.w_dim + cfg.embed_width]
+                t = self.templates(raw).view(B, cfg.template_channels, cfg.template_res, cfg.template_res)
+                h = h + self.template_proj(t)  # (B, C1, 2 base, 2 base)
+            x = conv(h, style)
         out = self.head(x)  # (B, n_mix + 1, R, R): the last doubling
         palette = torch.cat([
             colours,

@@ -106,6 +106,11 @@ class AvatarStudio:
     # ---- images -------------------------------------------------------------------------
     @torch.inference_mode()
     def _w(self, specs: list[dict], seeds: list[int], truncation: float, sliders: dict | None) -> torch.Tensor:
+        """w (B, w_dim + 3C) for the avatars; every input is checked before any generation.
+
+        Each avatar goes through the network alone (batch 1): float kernels may round differently
+        at other batch sizes, and an avatar must not change with the company it is made in.
+        """
         if len(specs) != len(seeds):
             raise ValueError(f"specs and seeds must be the same length, got {len(specs)} and {len(seeds)}")
         if not 1 <= len(specs) <= MAX_BATCH:
@@ -113,17 +118,20 @@ class AvatarStudio:
         truncation, sliders = controls.check_controls(truncation, sliders, self.directions)
         z = torch.stack([self.latent(s) for s in seeds])
         full = [self.vocab.resolve(self.vocab.validate(spec), z_i) for spec, z_i in zip(specs, z)]
-        index, rgb = self.vocab.encode(full)
-        z, index, rgb = z.to(self.device), index.to(self.device), rgb.to(self.device)
-        w = self.generator.mapping(z, index, rgb)
-        if truncation != 1.0 or sliders:
-            w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
-                                        truncation, sliders, self.directions)
-        return w
+        ws = []
+        for z_i, spec in zip(z, full):
+            index, rgb = (t.to(self.device) for t in self.vocab.encode([spec]))
+            w = self.generator.mapping(z_i[None].to(self.device), index, rgb)
+            if truncation != 1.0 or sliders:
+                w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
+                                            truncation, sliders, self.directions)
+            ws.append(w)
+        return torch.cat(ws)
 
     @torch.inference_mode()
     def _paint(self, w: torch.Tensor) -> list[Image.Image]:
-        return tensor_to_images(self.generator.synthesis(w).float())
+        """Images of w (B, ...), one avatar at a time (see ``_w``)."""
+        return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
 
     def design(self, spec: dict, seed: int, truncation: float = 1.0,
                sliders: dict[str, float] | None = None) -> Image.Image:

@@ -2,6 +2,7 @@
 
 Example:
     python -m train.export runs/cpu128 weights/avatar-studio --version 1 \
+        --data data/train128 --code-bank 4096 \
         --direction-names "hat colour" "shirt graphic" "glasses colour"
 
 Writes config.json + model.safetensors (EMA generator, via PyTorchModelHubMixin),
@@ -21,6 +22,8 @@ import torch
 from avatar_studio import controls
 from avatar_studio.generator import Generator, GeneratorConfig, save_generator, write_checksums
 from train import checkpoint
+from train.dataset import load_images, read_metadata
+from train.encoder import CodeEncoder
 from train.model_card import write_model_card
 
 
@@ -39,13 +42,35 @@ def find_directions(generator: Generator, k: int, names: list[str], samples: int
     return controls.Directions(names[:k], vectors, scales)
 
 
-def export(run: Path, out: Path, version: str, name: str | None, k: int, names: list[str]) -> Path:
+@torch.no_grad()
+def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.Tensor:
+    """Style-code tuples (size, n_codes) that the run's encoder reads off ``size`` training images."""
+    tc = state["train_config"]
+    encoder = CodeEncoder(tc["n_codes"], tc["code_classes"], tc["encoder_width"])
+    encoder.load_state_dict({k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")})
+    _, rows = read_metadata(data)
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:size].tolist()
+    resolution = state["generator_config"]["resolution"]
+    codes = [encoder(load_images(data, [rows[i] for i in pick[j:j + 256]], resolution).float() / 255).argmax(-1)
+             for j in range(0, len(pick), 256)]
+    return torch.cat(codes)
+
+
+def export(run: Path, out: Path, version: str, name: str | None, k: int, names: list[str],
+           data: Path | None = None, code_bank: int = 0) -> Path:
     state = checkpoint.load_latest(run)
     if state is None:
         raise SystemExit(f"no usable checkpoint in {run}")
-    gcfg = GeneratorConfig(**{**state["generator_config"], "version": version, "name": name or out.name})
+    ema = dict(state["ema"])
+    if code_bank:
+        if data is None:
+            raise SystemExit("--code-bank needs --data (the training images to read the codes off)")
+        bank = read_code_bank(state, data, code_bank)
+        code_bank, ema["code_bank"] = len(bank), bank
+    gcfg = GeneratorConfig(**{**state["generator_config"], "version": version, "name": name or out.name,
+                              "code_bank": code_bank})
     generator = Generator(gcfg)
-    generator.load_state_dict(state["ema"], strict=True)
+    generator.load_state_dict(ema, strict=True)
     generator.eval()
     out.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out)
@@ -74,8 +99,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default=None, help="model name (default: the folder name)")
     parser.add_argument("--directions", type=int, default=5, help="number of slider directions")
     parser.add_argument("--direction-names", nargs="*", default=[], help="names, in PCA order")
+    parser.add_argument("--data", type=Path, default=None, help="training folder, for --code-bank")
+    parser.add_argument("--code-bank", type=int, default=0,
+                        help="read this many style-code tuples off training images; seeds pick among them "
+                             "(0: codes drawn uniformly)")
     args = parser.parse_args(argv)
-    print(export(args.run, args.out, args.version, args.name, args.directions, args.direction_names))
+    print(export(args.run, args.out, args.version, args.name, args.directions, args.direction_names,
+                 args.data, args.code_bank))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class TrainConfig:
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     w_dim: int = 256
     embed_dim: int = 32
+    template_channels: int = 32
     n_codes: int = 3
     code_classes: int = 16
     encoder_width: int = 32
@@ -78,7 +79,7 @@ PRESETS = {
     "cpu": TrainConfig(),
     "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, channels=[256, 192, 128, 64], w_dim=384,
                        encoder_width=64, sample_every=2000, checkpoint_every=1000),
-    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, n_codes=2,
+    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4, n_codes=2,
                         code_classes=4, encoder_width=8, log_every=5, sample_every=10,
                         checkpoint_every=10),
 }
@@ -130,6 +131,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     gcfg = GeneratorConfig(vocabulary=dataset.vocab.to_dict(), name=out.name, resolution=resolution,
                            n_codes=cfg.n_codes, code_classes=cfg.code_classes, embed_dim=cfg.embed_dim,
                            w_dim=cfg.w_dim, base_res=resolution // 2 ** len(cfg.channels),
+                           template_channels=cfg.template_channels,
                            channels=list(cfg.channels))
     torch.manual_seed(cfg.seed)
     model = AutoEncoder(Generator(gcfg), CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width)).to(device)
@@ -155,8 +157,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         state = checkpoint.load_latest(Path(cfg.init_from))
         if state is None:
             raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
-        model.load_state_dict(state["model"], strict=True)
-        ema.load_state_dict(state["ema"], strict=True)
+        _load_grown(model, state["model"], cfg.init_from)
+        _load_grown(ema, state["ema"], cfg.init_from)
     if main:
         if resume:
             _drop_metrics_after(out / "metrics.jsonl", start)
@@ -212,6 +214,17 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     if world > 1:
         dist.destroy_process_group()
     return out
+
+
+GROWN = ("templates.", "template_proj.")  # modules a warm start may add (zero-initialised no-ops)
+
+
+def _load_grown(module: nn.Module, state: dict, source: str) -> None:
+    """Load a warm-start state; only the modules in GROWN may be new, nothing may be left over."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    bad = [k for k in missing if not k.split("generator.")[-1].startswith(GROWN)] + list(unexpected)
+    if bad:
+        raise SystemExit(f"--init_from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
 
 
 def _drop_metrics_after(path: Path, step: int) -> None:
