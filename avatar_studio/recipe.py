@@ -97,6 +97,8 @@ def parse_recipe(data: object) -> Recipe:
             raise ValueError(f"recipe is too large ({len(data)} bytes; at most {MAX_RECIPE_BYTES})")
         try:
             data = json.loads(data, parse_constant=_reject_constant)
+        except RecursionError:      # "[[[[..." deeper than Python's recursion limit
+            raise ValueError("recipe is not valid JSON (nested too deeply)") from None
         except ValueError as e:
             raise ValueError(f"recipe is not valid JSON ({e})") from None
     if not isinstance(data, dict):

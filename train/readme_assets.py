@@ -1,0 +1,63 @@
+"""README pictures from shipped weights: a sheet of avatars and a screenshot of the app.
+
+Example:
+    python -m train.readme_assets --weights weights/avatar-studio --out assets
+
+The sheet is 4 x 8 avatars with every attribute left "any" (seeds 0..31). The screenshot
+launches the app on 127.0.0.1 and photographs it in Debian's chromium (Playwright).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import train  # noqa: F401
+from PIL import Image
+
+from avatar_studio import AvatarStudio
+from avatar_studio.ui import build_demo, launch
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def sheet(studio: AvatarStudio, path: Path, rows: int = 4, cols: int = 8, size: int = 128) -> None:
+    images = studio.design_batch([{}] * (rows * cols), list(range(rows * cols)))
+    out = Image.new("RGBA", (cols * size, rows * size), (246, 243, 238, 255))
+    for i, im in enumerate(images):
+        out.alpha_composite(im.resize((size, size), Image.LANCZOS), ((i % cols) * size, (i // cols) * size))
+    out.save(path)
+
+
+def screenshot(studio: AvatarStudio, path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+    demo = build_demo(studio)
+    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            page.wait_for_timeout(6000)
+            page.screenshot(path=str(path), full_page=False)
+            browser.close()
+    finally:
+        demo.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.readme_assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("assets"))
+    parser.add_argument("--no-screenshot", action="store_true")
+    args = parser.parse_args(argv)
+    studio = AvatarStudio.from_pretrained(args.weights)
+    sheet(studio, args.out / "sheet.png")
+    if not args.no_screenshot:
+        screenshot(studio, args.out / "screenshot.png")
+    print(f"wrote {args.out / 'sheet.png'}" + ("" if args.no_screenshot else f" and {args.out / 'screenshot.png'}"))
+
+
+if __name__ == "__main__":
+    main()
