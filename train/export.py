@@ -76,12 +76,21 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
     save_generator(generator, out)
     find_directions(generator, k, names).save(out)
     write_checksums(out)
-    (out / "training.json").write_text(json.dumps({
-        "step": state["step"], "train_config": state["train_config"],
-        "last_metrics": _last_metrics(run)}, indent=1) + "\n")
-    write_checksums(out)
+    (out / "training.json").write_text(json.dumps(training_record(run, state), indent=1) + "\n")
     write_model_card(out)
     return out
+
+
+def training_record(run: Path, state: dict) -> dict:
+    """What trained these weights: the last run, and every run it was warm-started from."""
+    run = Path(run)
+    stages, source = [], run
+    while source and (Path(source) / "train_config.json").is_file():
+        tc = json.loads((Path(source) / "train_config.json").read_text())
+        stages.insert(0, {"run": str(source), "last_metrics": _last_metrics(Path(source)), "train_config": tc})
+        source = tc.get("init_from", "")
+    return {"step": state["step"], "train_config": state["train_config"], "last_metrics": _last_metrics(run),
+            "stages": stages}
 
 
 def _last_metrics(run: Path) -> dict:

@@ -59,14 +59,37 @@ def write_model_card(folder: Path) -> None:
     except ImportError:
         license = "see the avataaars style's meta.license"
     tc = training.get("train_config", {})
-    command = f"python -m train.train --data DIR --preset cpu --out runs/NAME --steps {tc.get('steps')}"
+    command = _train_command(tc)
     metrics = training.get("last_metrics", {})
     text = CARD.format(
         name=config["name"], version=config["version"], res=config["resolution"], license=license,
         command=command, folder=folder,
         training=(f"Stopped at step {training.get('step')} ({metrics.get('kimg')} kimg, "
                   f"{metrics.get('minutes')} min, {metrics.get('img_per_s')} img/s); last reconstruction L1 "
-                  f"{metrics.get('recon')}. Hardware: see the closing figures in the repository README.\n"
+                  f"{metrics.get('recon')} (last stage). Hardware: a 2-core CPU VM, no GPU, OMP_WAIT_POLICY=PASSIVE, "
+                  f"sharing the CPU with test runs part of the time. A run started with --init_from "
+                  f"continues the weights of the run it names (a warm start with a fresh schedule).\n"
                   f"Settings: `{json.dumps(tc)}`") if training else "(unknown)",
         evaluation=evaluation.strip())
+    stages = training.get("stages", [])
+    if stages:
+        lines = ["", "Stages (each warm-started from the newest checkpoint of the one before; figures are the "
+                 "last logged step):", ""]
+        for st in stages:
+            m, c = st["last_metrics"], st["train_config"]
+            lines.append(f"- `{st['run']}`: {m.get('step')} steps, {m.get('kimg')} kimg, {m.get('minutes')} min, "
+                         f"detail {c.get('detail', 0)}, part templates {c.get('template_channels', 0)}")
+        text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
     (folder / "README.md").write_text(text)
+
+
+def _train_command(tc: dict) -> str:
+    """The train.train command line of these settings: the cpu preset plus what differs from it."""
+    from train.train import PRESETS
+    import dataclasses
+    base = dataclasses.asdict(PRESETS["cpu"])
+    flags = []
+    for key, value in tc.items():
+        if key in base and base[key] != value:
+            flags.append(f"--{key} " + (" ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return "python -m train.train --data data/train128 --preset cpu --out runs/NAME " + " ".join(flags)
