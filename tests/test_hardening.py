@@ -612,7 +612,7 @@ def test_file_routes_serve_nothing_outside_the_apps_own_files(served, tiny_weigh
             checked += 1
             assert status >= 400, (route, target, status, body[:200])
             assert b"root:x:0:0" not in body and not any(body == c for c in contents.values() if c), (route, target)
-    assert checked > 200
+    assert checked == len(routes) * len(targets) >= 150  # data/ and runs/ exist only where someone trained
 
 
 def test_generated_files_are_served_but_uploads_remote_urls_and_strays_are_not(served, http, studio):
