@@ -125,10 +125,7 @@ def parse_seeds(text: str) -> list[int]:
 def recipes_from_seeds(spec_text: str, seeds_text: str, overrides: dict) -> list[tuple[str, str, Recipe]]:
     if len(spec_text) > MAX_RECIPE_BYTES:
         raise CliError(f"--spec is too large (at most {MAX_RECIPE_BYTES} bytes)")
-    try:
-        spec = json.loads(spec_text)
-    except ValueError as e:
-        raise CliError(f"--spec is not valid JSON ({e}); example: --spec '{{\"hair\": \"bob\"}}'") from None
+    spec = _flag_json("--spec", spec_text, "--spec '{\"hair\": \"bob\"}'")
     if not isinstance(spec, dict):
         raise CliError(f"--spec must be a JSON object like '{{\"hair\": \"bob\"}}', got {spec_text[:40]!r}")
     try:
@@ -141,11 +138,18 @@ def recipes_from_seeds(spec_text: str, seeds_text: str, overrides: dict) -> list
 def export_overrides(args: argparse.Namespace) -> dict:
     overrides = {k: getattr(args, k) for k in EXPORT_FLAGS if getattr(args, k) is not None}
     if "sliders" in overrides:
-        try:
-            overrides["sliders"] = json.loads(overrides["sliders"], parse_constant=_reject_constant)
-        except ValueError as e:
-            raise CliError(f"--sliders is not valid JSON ({e}); example: --sliders '{{\"style 1\": 1.5}}'") from None
+        overrides["sliders"] = _flag_json("--sliders", overrides["sliders"], "--sliders '{\"style 1\": 1.5}'")
     return overrides
+
+
+def _flag_json(flag: str, text: str, example: str):
+    """A flag's JSON value, or one clear CliError (also for nesting deeper than Python recurses)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise CliError(f"{flag} is not valid JSON (nested too deeply); example: {example}") from None
+    except ValueError as e:
+        raise CliError(f"{flag} is not valid JSON ({e}); example: {example}") from None
 
 
 def _reject_constant(name: str):
