@@ -73,7 +73,7 @@ def check_controls(truncation: object, sliders: object, directions: Directions) 
 
 def apply_controls(w: torch.Tensor, w_mean: torch.Tensor, w_dim: int, truncation: float,
                    sliders: dict[str, float], directions: Directions) -> torch.Tensor:
-    """Truncate the style part of w (B, w_dim + 3C) towards w_mean, then move along directions."""
+    """Truncate the style part of w (B, w_dim + ...) towards w_mean, then move along directions."""
     style = w_mean[:, :w_dim] + truncation * (w[:, :w_dim] - w_mean[:, :w_dim])
     for name, value in sliders.items():
         i = directions.names.index(name)

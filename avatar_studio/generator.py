@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -268,6 +268,3 @@ def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generato
         raise WeightsError(f"{folder / WEIGHTS_FILE} cannot be loaded: {e}") from None
     return model.eval().requires_grad_(False).to(device)
 
-
-def config_dict(config: GeneratorConfig) -> dict:
-    return asdict(config)

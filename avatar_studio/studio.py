@@ -106,7 +106,7 @@ class AvatarStudio:
     # ---- images -------------------------------------------------------------------------
     @torch.inference_mode()
     def _w(self, specs: list[dict], seeds: list[int], truncation: float, sliders: dict | None) -> torch.Tensor:
-        """w (B, w_dim + 3C) for the avatars; every input is checked before any generation.
+        """w (B, w_dim + ...) for the avatars; every input is checked before any generation.
 
         Each avatar goes through the network alone (batch 1): float kernels may round differently
         at other batch sizes, and an avatar must not change with the company it is made in.
