@@ -180,6 +180,9 @@ def cmd_design(args: argparse.Namespace) -> None:
         recipe = studio.check_recipe(recipe)
     except ValueError as e:
         raise CliError(f"{args.recipe}: {e}") from None
+    note = studio.version_note(recipe)
+    if note:
+        print(f"note: {args.recipe}: {note}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(args.out, studio.render_png(recipe))
     print(args.out)
@@ -217,6 +220,9 @@ def cmd_batch(args: argparse.Namespace) -> None:
             checked.append((name, studio.check_recipe(recipe)))
         except ValueError as e:
             raise CliError(f"{where}: {e}" if where else str(e)) from None
+    notes = sorted({studio.version_note(r) for _, r in checked} - {None})
+    for note in notes:  # one line per other version, not one per recipe
+        print(f"note: {note}", file=sys.stderr)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for name, recipe in tqdm(checked, desc="design", unit="avatar"):

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
+from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 
@@ -54,7 +55,10 @@ class GeneratorConfig:
     base_res: int = 8
     # feature channels per resolution, from base_res up; a last transposed conv paints 2x that
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
-    free_colors: int = 4
+    free_colors: int = 4             # palette colours predicted from w
+    # learned constant palette colours: ink, paper, then spares for fixed colours of the
+    # artwork that no condition carries (hearts red, tear blue ...)
+    const_colors: int = 2
     # part templates: the raw attribute embeddings (carried in w) painted straight onto the
     # second resolution as a spatial map, a short path from a class to where its part sits
     template_channels: int = 0
@@ -91,6 +95,16 @@ class GeneratorConfig:
                              f"x 2^len(channels) = {self.base_res * 2 ** len(self.channels)}")
 
 
+# logits of the constant colours: ink, paper, then spares spread over the hue circle
+CONST_INIT = [[-4.0, -4.0, -4.0], [4.0, 4.0, 4.0], [2.0, -2.0, -2.0], [-2.0, 0.0, 2.0], [2.0, 2.0, -2.0],
+              [-2.0, 2.0, -2.0], [2.0, -2.0, 2.0], [-2.0, 2.0, 2.0]]
+
+
+def const_color_init(n: int) -> torch.Tensor:
+    """(n, 3) starting logits of the constant palette colours (grey beyond the listed ones)."""
+    return torch.tensor(CONST_INIT[:n] + [[0.0, 0.0, 0.0]] * max(0, n - len(CONST_INIT)))
+
+
 class FiLMConv(nn.Module):
     """3x3 conv whose output is scaled and shifted per channel by w."""
 
@@ -125,10 +139,10 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         self.base_conv = FiLMConv(ch[0], ch[0], config.w_dim)
         self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1) for a, b in zip(ch, ch[1:]))
         self.convs = nn.ModuleList(FiLMConv(b, b, config.w_dim) for b in ch[1:])
-        self.n_mix = config.n_colors + config.free_colors + 2
+        self.n_mix = config.n_colors + config.free_colors + config.const_colors
         self.head = nn.ConvTranspose2d(ch[-1], self.n_mix + 1, 4, stride=2, padding=1)  # palette logits + alpha
         self.free_color = nn.Linear(config.w_dim, 3 * config.free_colors)
-        self.const_color = nn.Parameter(torch.tensor([[-4.0, -4.0, -4.0], [4.0, 4.0, 4.0]]))  # ink, paper
+        self.const_color = nn.Parameter(const_color_init(config.const_colors))
         if config.template_channels:
             t = config.template_channels
             self.templates = nn.Linear(config.embed_width, t * config.template_res ** 2)
@@ -198,7 +212,7 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         palette = torch.cat([
             colours,
             torch.sigmoid(self.free_color(style)).view(B, cfg.free_colors, 3),
-            torch.sigmoid(self.const_color).expand(B, 2, 3),
+            torch.sigmoid(self.const_color).expand(B, cfg.const_colors, 3),
         ], dim=1)  # (B, n_mix, 3)
         mix = torch.softmax(out[:, :self.n_mix], dim=1)  # (B, n_mix, R, R)
         rgb = torch.einsum("bkhw,bkc->bchw", mix, palette)  # (B, 3, R, R)
@@ -250,7 +264,11 @@ def save_generator(model: Generator, folder: Path) -> None:
 
 
 def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generator:
-    """Load a weights folder: checksums first, then config, then a strict safetensors load."""
+    """Load a weights folder: checksums first, then config, then a strict safetensors load.
+
+    The model is first built on the meta device (no memory) and its tensor shapes checked
+    against the file's header, so a config that asks for a huge model fails before allocating.
+    """
     folder = Path(folder)
     if not (folder / CONFIG_FILE).is_file():
         raise WeightsError(f"no {CONFIG_FILE} in {folder}: not a weights folder")
@@ -258,13 +276,37 @@ def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generato
     try:
         data = json.loads((folder / CONFIG_FILE).read_text())
         config = GeneratorConfig(**data)
-        model = Generator(config)
+        with torch.device("meta"):
+            model = Generator(config)
     except (TypeError, ValueError, KeyError, RuntimeError) as e:  # RuntimeError: torch refuses a size
         raise WeightsError(f"{folder / CONFIG_FILE} does not describe a generator ({e})") from None
+    path = folder / WEIGHTS_FILE
     try:
-        state = load_file(folder / WEIGHTS_FILE)
-        model.load_state_dict(state, strict=True)
+        with safe_open(path, "pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as e:  # safetensors raises its own types for truncated / garbage files
-        raise WeightsError(f"{folder / WEIGHTS_FILE} cannot be loaded: {e}") from None
+        raise WeightsError(f"{path} cannot be loaded: {e}") from None
+    problems = _shape_problems({k: tuple(v.shape) for k, v in model.state_dict().items()}, found)
+    if problems:
+        raise WeightsError(f"{path} cannot be loaded: it does not fit {CONFIG_FILE}: {problems}")
+    try:
+        model.load_state_dict(load_file(path), strict=True, assign=True)
+    except Exception as e:
+        raise WeightsError(f"{path} cannot be loaded: {e}") from None
     return model.eval().requires_grad_(False).to(device)
 
+
+def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
+    """Missing keys, unexpected keys and size mismatches between a model and a file ('' if none)."""
+    out = []
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing:
+        out.append("Missing key(s): " + ", ".join(missing[:5]))
+    if unexpected:
+        out.append("Unexpected key(s): " + ", ".join(unexpected[:5]))
+    for k in (k for k in expected if k in found):
+        if expected[k] != found[k]:
+            out.append(f"size mismatch for {k}: {list(found[k])} in the file, {list(expected[k])} in the config")
+            break
+    return "; ".join(out)

@@ -32,7 +32,8 @@ N_VARIATIONS = 8
 
 class AvatarStudio:
     def __init__(self, generator: Generator, directions: controls.Directions | None = None):
-        self.generator = generator.eval().requires_grad_(False)
+        # channels-last conv weights: oneDNN's fast path on the CPU (about 20% off a batch-1 design here)
+        self.generator = generator.eval().requires_grad_(False).to(memory_format=torch.channels_last)
         self.config = generator.config
         self.vocab: Vocabulary = generator.config.vocab
         self.directions = directions or controls.Directions.empty(self.config.w_dim)
@@ -145,13 +146,25 @@ class AvatarStudio:
 
     # ---- recipes ------------------------------------------------------------------------
     def check_recipe(self, recipe: dict | str | Recipe) -> Recipe:
-        """Parse and validate a recipe against this model (spec, sliders, model id)."""
+        """Parse and validate a recipe against this model (spec, sliders, model name).
+
+        A recipe saved with another version of this model loads (its spec, seed and settings
+        are the same choices; see ``version_note``); one for another model is refused.
+        """
         r = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
-        if r.model is not None and r.model != self.model_id:
+        if r.model is not None and r.model.split("@")[0] != self.config.name:
             raise ValueError(f"recipe is for model {r.model[:60]!r}, but {self.model_id!r} is loaded")
+        # another version of the same model: the choices still hold, the picture may differ
         r.spec = self.vocab.validate(r.spec)
         r.truncation, r.sliders = controls.check_controls(r.truncation, r.sliders, self.directions)
         return r
+
+    def version_note(self, recipe: Recipe) -> str | None:
+        """A line for the user when a checked recipe was saved with another version of this model."""
+        if recipe.model is None or recipe.model == self.model_id:
+            return None
+        return (f"This recipe was made with {recipe.model[:60]}; {self.model_id} is loaded: "
+                f"the same choices, but the picture may differ.")
 
     def design_recipe(self, recipe: dict | str | Recipe) -> Image.Image:
         """The recipe's avatar at native size (before export size, background and frame)."""

@@ -439,6 +439,9 @@ class Designer:
     def form_of(self, recipe: dict | str | Recipe) -> list:
         """Control values showing a recipe; colours left to "any" show what the seed picks."""
         r = self.studio.check_recipe(recipe)
+        note = self.studio.version_note(r)
+        if note:
+            gr.Info(note)
         shown = self.studio.resolve(r.spec, r.seed)
         v = {"seed": r.seed, "truncation": r.truncation, "size": r.size, "frame": r.frame,
              "background": "transparent" if r.background == "transparent" else "colour",

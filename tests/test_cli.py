@@ -37,6 +37,20 @@ def test_design_writes_the_same_bytes_as_render_png(studio, tiny_weights, tmp_pa
     assert (tmp_path / "a.png").read_bytes() == studio.render_png(RECIPE)
 
 
+def test_recipe_of_another_version_of_the_model_loads_with_a_note(studio, tiny_weights, tmp_path, capsys):
+    (tmp_path / "old.json").write_text(json.dumps({**RECIPE, "model": "tiny@0"}))
+    code, out, err = run(capsys, "design", "--recipe", str(tmp_path / "old.json"), "--out", str(tmp_path / "a.png"),
+                         "--weights", str(tiny_weights))
+    assert code == 0, err
+    assert err.strip() == (f"note: {tmp_path / 'old.json'}: This recipe was made with tiny@0; tiny@1 is loaded: "
+                           f"the same choices, but the picture may differ.")
+    assert (tmp_path / "a.png").read_bytes() == studio.render_png(RECIPE)
+    (tmp_path / "other.json").write_text(json.dumps({**RECIPE, "model": "someone-else@1"}))
+    code, _, err = run(capsys, "design", "--recipe", str(tmp_path / "other.json"), "--out", str(tmp_path / "b.png"),
+                       "--weights", str(tiny_weights))
+    assert code == 2 and "recipe is for model 'someone-else@1', but 'tiny@1' is loaded" in error_line(err)
+
+
 # ---- batch ---------------------------------------------------------------------------------
 def test_batch_of_seeds(studio, tiny_weights, tmp_path, capsys):
     spec = {"hair": "bob"}

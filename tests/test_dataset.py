@@ -10,8 +10,9 @@ import pytest
 from train.dataset import AvatarSet, DatasetError, load_images, read_metadata
 
 NAMES = "hair, outfit, eyes, eyebrows, mouth, accessories, facial_hair, hair_color, outfit_color, skin_color"
+UNLABELLED = "hat_color, accessories_color, clothes_graphic"
 DROP = object()  # a key to leave out of a row
-COLOUR_RULE = "must be a colour like '#a55728' (\"#rrggbb\") or 'any', got"
+COLOUR_RULE = "must be a colour like '#a55728' (\"#rrggbb\"), got"
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +53,12 @@ def hair_choices(tiny_data) -> str:
 
 # ---- one bad row at a time: the exact message ----------------------------------------------
 CASES = {
-    "unknown choice": ({"hair": "bobb"}, "unknown hair 'bobb'; choose one of: {hair} (or 'any')"),
-    "not a string": ({"hair": 5}, "unknown hair 5; choose one of: {hair} (or 'any')"),
+    "unknown choice": ({"hair": "bobb"}, "unknown hair 'bobb'; choose one of: {hair}"),
+    "not a string": ({"hair": 5}, "unknown hair 5; choose one of: {hair}"),
     "missing attribute": ({"eyes": DROP}, "missing attribute 'eyes'"),
-    "unknown extra key": ({"glasses": "round"}, f"unknown attribute 'glasses'; expected: {NAMES}"),
+    "unknown extra key": ({"glasses": "round"}, f"unknown attribute 'glasses'; expected: {NAMES}, {UNLABELLED}"),
+    "unknown unlabelled choice": ({"hat_color": "#123456"}, "unknown hat_color '#123456'; choose one of: {hat}"),
+    "unknown graphic": ({"clothes_graphic": "smiley"}, "unknown clothes_graphic 'smiley'; choose one of: {graphic}"),
     "colour word": ({"hair_color": "red"}, f"hair_color {COLOUR_RULE} 'red'"),
     "short colour": ({"outfit_color": "#12345"}, f"outfit_color {COLOUR_RULE} '#12345'"),
     "not hex": ({"skin_color": "#gggggg"}, f"skin_color {COLOUR_RULE} '#gggggg'"),
@@ -77,7 +80,10 @@ CASES = {
 def test_bad_row_message(folder, good_row, tiny_data, changes, message):
     shutil.copy(folder / "a.png", folder.parent / "outside.png")  # exists, but outside the folder
     write(folder, row(good_row), row(good_row, **changes))
-    assert problems(folder) == [f"metadata.jsonl:2: {message.format(hair=hair_choices(tiny_data))}"]
+    vocabulary = json.loads((tiny_data / "vocabulary.json").read_text())
+    choices = {"hair": hair_choices(tiny_data), "hat": ", ".join(vocabulary["unlabelled"]["hat_color"]),
+               "graphic": ", ".join(vocabulary["unlabelled"]["clothes_graphic"])}
+    assert problems(folder) == [f"metadata.jsonl:2: {message.format(**choices)}"]
 
 
 @pytest.mark.parametrize("line, message", [
@@ -134,11 +140,11 @@ def test_every_problem_is_reported_together_with_its_line(folder, good_row, tiny
           row(good_row, file_name="gone.png", hair="any"))      # 8
     hair = hair_choices(tiny_data)
     assert problems(folder) == [
-        f"metadata.jsonl:2: unknown hair 'bobb'; choose one of: {hair} (or 'any')",
+        f"metadata.jsonl:2: unknown hair 'bobb'; choose one of: {hair}",
         f"metadata.jsonl:2: skin_color {COLOUR_RULE} 'red'",
         "metadata.jsonl:5: not valid JSON (Expecting property name enclosed in double quotes)",
         "metadata.jsonl:6: missing attribute 'eyes'",
-        f"metadata.jsonl:6: unknown attribute 'glasses'; expected: {NAMES}",
+        f"metadata.jsonl:6: unknown attribute 'glasses'; expected: {NAMES}, {UNLABELLED}",
         "metadata.jsonl:7: a row must be a JSON object",
         "metadata.jsonl:8: image file 'gone.png' does not exist",
         "metadata.jsonl:8: hair is 'any': training rows need a concrete value",
@@ -168,6 +174,45 @@ def test_rendered_pack_loads_as_a_training_set(tiny_data):
     images, index, rgb = data.batch(data.index.new_tensor([0, 5]))
     assert images.shape == (2, 4, 32, 32) and 0 <= images.min() and images.max() <= 1
     assert index.shape == (2, 7) and rgb.shape == (2, 3, 3)
+
+
+def test_rendered_pack_records_the_unlabelled_choices_it_drew(tiny_data):
+    from train import avataaars
+    from train.render_dataset import draw_labels
+    data = AvatarSet(tiny_data, size=32)
+    vocab = avataaars.vocabulary()
+    assert data.unlabelled == vocab["unlabelled"] and data.codes.shape == (48, 3)
+    for i in (0, 17, 47):
+        _, hidden = draw_labels(3, i, vocab)  # the tiny set is rendered with seed 3
+        assert [choices[c] for choices, c in zip(vocab["unlabelled"].values(), data.codes[i].tolist())] == \
+            list(hidden.values())
+
+
+def test_unlabelled_choices_are_recorded_in_every_row_or_none(folder, good_row):
+    write(folder, row(good_row, file_name="a.png"), row(good_row, file_name="b.png", hat_color=DROP))
+    read_metadata(folder)  # each row is valid on its own
+    with pytest.raises(DatasetError, match="row 2 lacks unlabelled choices .* record them in every row or in none"):
+        AvatarSet(folder, size=32)
+    plain = {k: v for k, v in good_row.items() if k not in UNLABELLED.split(", ")}
+    write(folder, row(plain), row(plain, file_name="b.png"))
+    assert AvatarSet(folder, size=32).codes is None  # then training falls back to its encoder
+
+
+def test_a_vocabulary_without_unlabelled_rejects_those_keys(folder, good_row):
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    del vocabulary["unlabelled"]
+    (folder / "vocabulary.json").write_text(json.dumps(vocabulary))
+    write(folder, row(good_row))
+    assert problems(folder)[0].startswith("metadata.jsonl:1: unknown attribute 'hat_color'; expected: hair,")
+
+
+def test_unlabelled_names_must_not_clash_with_attributes(folder, good_row):
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    vocabulary["unlabelled"]["hair"] = ["x"]
+    (folder / "vocabulary.json").write_text(json.dumps(vocabulary))
+    write(folder, row(good_row))
+    with pytest.raises(DatasetError, match="unlabelled names clash with attributes: hair"):
+        read_metadata(folder)
 
 
 def test_unreadable_image_is_named(folder, good_row):

@@ -205,6 +205,8 @@ DAMAGE = {
                                   r"config\.json does not describe a generator"),
     "config of another shape": (_edit_config(lambda c: c.update(embed_dim=c["embed_dim"] + 1)),
                                 r"(?s)model\.safetensors cannot be loaded: .*size mismatch"),
+    "config asking for a huge model": (_edit_config(lambda c: c.update(w_dim=4_000_000)),
+                                       r"model\.safetensors cannot be loaded: .*size mismatch for mapping_net"),
     "missing checksums": (lambda f: (f / "checksums.json").unlink(), r"checksums\.json is missing"),
     "garbage checksums": (lambda f: _rewrite(f / "checksums.json", lambda b: b"\xff\x00garbage"),
                           r"checksums\.json is not valid JSON"),

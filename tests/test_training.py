@@ -132,6 +132,98 @@ def test_a_new_run_will_not_overwrite_checkpoints(full_run, tiny_data, tmp_path)
         train(tiny_data, run, CFG, progress=False)
 
 
+# ---- style codes: recorded unlabelled choices, or an encoder ---------------------------------
+def test_recorded_unlabelled_choices_are_the_style_codes(full_run, tiny_data):
+    from train.dataset import AvatarSet
+    from train.export import read_code_bank
+    state = final_state(full_run)
+    assert state["codes"] == "data"
+    assert not [k for k in state["model"] if k.startswith("encoder.")], "no encoder is trained"
+    pick = torch.randperm(48, generator=torch.Generator().manual_seed(0))[:16]
+    assert torch.equal(read_code_bank(state, tiny_data, 16), AvatarSet(tiny_data, size=32).codes[pick])
+
+
+def test_generator_draws_the_recorded_choice_it_is_given(full_run):
+    from avatar_studio.generator import Generator, GeneratorConfig
+    state = final_state(full_run)
+    generator = Generator(GeneratorConfig(**state["generator_config"]))
+    generator.load_state_dict(state["ema"])
+    index, rgb = generator.config.vocab.encode([{"hair": "hat", "outfit": "graphicShirt", "accessories": "round",
+                                                  "eyes": "happy", "eyebrows": "default", "mouth": "smile",
+                                                  "facial_hair": "none", "hair_color": "#a55728",
+                                                  "outfit_color": "#3c4f5c", "skin_color": "#ffdbb4"}] * 2)
+    known = torch.tensor([[0, 0, 0], [14, 14, 9]])
+    fake, logits = training.AutoEncoder(generator, None)(None, index, rgb, 1.0, known)
+    assert logits is None and not torch.equal(fake[0], fake[1]), "another hat colour / graphic, another image"
+
+
+def test_encoder_codes_when_asked_and_a_warm_start_drops_the_encoder(tiny_data, tmp_path):
+    run = train(tiny_data, tmp_path / "encoder", dataclasses.replace(CFG, steps=2, codes="encoder"), progress=False)
+    state = checkpoint.load_latest(run)
+    assert state["codes"] == "encoder" and [k for k in state["model"] if k.startswith("encoder.")]
+    warm = train(tiny_data, tmp_path / "warm", dataclasses.replace(CFG, steps=2, init_from=str(run)), progress=False)
+    assert checkpoint.load_latest(warm)["codes"] == "data"
+
+
+@pytest.fixture
+def unrecorded(tiny_data, tmp_path) -> Path:
+    """The tiny set without the unlabelled choices in its rows."""
+    folder = tmp_path / "plain"
+    shutil.copytree(tiny_data, folder)
+    drop = ("hat_color", "accessories_color", "clothes_graphic")
+    rows = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
+    (folder / "metadata.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k not in drop}) + "\n"
+                                                   for r in rows))
+    return folder
+
+
+def test_auto_codes_fall_back_to_the_encoder_without_recorded_choices(unrecorded, tmp_path):
+    run = train(unrecorded, tmp_path / "run", dataclasses.replace(CFG, steps=2), progress=False)
+    assert checkpoint.load_latest(run)["codes"] == "encoder"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"codes": "bogus"}, "--codes 'bogus': choose one of auto, data, encoder"),
+    ({"codes": "data", "n_codes": 2}, "the data records 3 unlabelled choices .* set --n_codes 3 --code_classes 15"),
+    ({"code_classes": 8}, "the data records 3 unlabelled choices"),
+], ids=["unknown source", "too few codes", "too few classes"])
+def test_code_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
+    with pytest.raises(SystemExit, match=message):
+        train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, **changes), progress=False)
+
+
+def test_codes_from_data_need_recorded_choices(unrecorded, tmp_path):
+    with pytest.raises(SystemExit, match="--codes data: the rows don't record unlabelled choices"):
+        train(unrecorded, tmp_path / "run", dataclasses.replace(CFG, codes="data"), progress=False)
+
+
+# ---- warm starts that grow the palette ------------------------------------------------------
+def test_a_grown_palette_paints_what_the_warm_start_painted(full_run):
+    from avatar_studio.generator import Generator, GeneratorConfig
+    state = final_state(full_run)
+    old = state["generator_config"]
+    before = Generator(GeneratorConfig(**old))
+    before.load_state_dict(state["ema"])
+    grown_cfg = GeneratorConfig(**{**old, "free_colors": old["free_colors"] + 2, "const_colors": 6})
+    after = Generator(grown_cfg)
+    after.load_state_dict(training.grow_palette(state["ema"], old, grown_cfg), strict=True)
+    z = torch.randn(4, grown_cfg.z_dim, generator=torch.Generator().manual_seed(0))
+    vocab = grown_cfg.vocab
+    index, rgb = vocab.encode([vocab.resolve({}, z_i) for z_i in z])
+    with torch.no_grad():
+        assert (before(z, index, rgb) - after(z, index, rgb)).abs().max() < 0.05
+    assert after.n_mix == before.n_mix + 6
+
+
+def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full_run, tiny_data, tmp_path):
+    grown = dataclasses.replace(CFG, steps=2, init_from=str(full_run), free_colors=6, const_colors=4)
+    run = train(tiny_data, tmp_path / "grown", grown, progress=False)
+    assert checkpoint.load_latest(run)["generator_config"]["const_colors"] == 4
+    shrunk = dataclasses.replace(CFG, steps=2, init_from=str(run), const_colors=2)
+    with pytest.raises(SystemExit, match="the palette can grow, not shrink"):
+        train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
+
+
 # ---- command lines -------------------------------------------------------------------------
 @pytest.mark.parametrize("module, needles", [
     ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log_every"]),

@@ -169,7 +169,7 @@ def test_undo_and_redo_walk_the_design_steps(designer):
 
 
 # ---- recipes in ---------------------------------------------------------------------------------
-def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path):
+def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path, monkeypatch):
     text = recipe_text(studio, frame="rounded", border="#112233")
     form = designer.open_recipe(text)
     values = dict(zip(designer.fields, form))
@@ -191,6 +191,12 @@ def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path):
     for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}), "x" * 100_000, None, ["{}"]]:
         with pytest.raises(gr.Error):
             designer.open_recipe(bad)
+    older = json.dumps({**json.loads(text), "model": "tiny@0"})  # saved with another version of the model
+    toasts = []
+    monkeypatch.setattr(gr, "Info", toasts.append)
+    assert designer.open_recipe(older) == form and designer.open_recipe(text) == form
+    assert toasts == ["This recipe was made with tiny@0; tiny@1 is loaded: the same choices, "
+                      "but the picture may differ."]  # an info toast on the page, for the older one only
 
 
 # ---- pictures and files out ---------------------------------------------------------------------

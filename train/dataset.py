@@ -1,7 +1,9 @@
 """Read and validate a labelled avatar folder (Hugging Face imagefolder convention).
 
 A folder holds images, ``metadata.jsonl`` (one JSON object per line: "file_name" plus one
-key per attribute) and ``vocabulary.json`` (attribute -> ordered choices). Any folder in
+key per attribute) and ``vocabulary.json`` (attribute -> ordered choices). A vocabulary may
+also list "unlabelled" choices (parts a user never picks, such as hat colour): rows may then
+record them too, all rows or none, and training uses them as supervised style codes. Any folder in
 this format trains, so people can bring their own labelled art. Every row is checked
 before training starts and all problems are reported together, as
 ``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``.
@@ -36,7 +38,20 @@ def read_vocabulary(folder: Path) -> Vocabulary:
         raise DatasetError(f"{path} is not a valid vocabulary ({e!r})") from None
 
 
-def _check_row(line: str, vocab: Vocabulary, folder: Path) -> tuple[dict | None, list[str]]:
+def read_unlabelled(folder: Path) -> dict[str, list[str]]:
+    """The vocabulary's optional "unlabelled" block: name -> ordered choices ({} when absent)."""
+    data = json.loads((Path(folder) / VOCABULARY).read_text())
+    block = data.get("unlabelled", {}) if isinstance(data, dict) else {}
+    if not isinstance(block, dict) or not all(isinstance(v, list) and v for v in block.values()):
+        raise DatasetError(f"{Path(folder) / VOCABULARY}: \"unlabelled\" must map names to lists of choices")
+    clash = sorted(set(block) & set(read_vocabulary(folder).names) | set(block) & {"file_name"})
+    if clash:
+        raise DatasetError(f"{Path(folder) / VOCABULARY}: unlabelled names clash with attributes: {', '.join(clash)}")
+    return {str(k): [str(c) for c in v] for k, v in block.items()}
+
+
+def _check_row(line: str, vocab: Vocabulary, folder: Path,
+               unlabelled: dict[str, list[str]]) -> tuple[dict | None, list[str]]:
     try:
         row = json.loads(line)
     except ValueError as e:
@@ -55,15 +70,19 @@ def _check_row(line: str, vocab: Vocabulary, folder: Path) -> tuple[dict | None,
         if name not in row:
             problems.append(f"missing attribute {name!r}")
             continue
+        if row[name] == "any":
+            problems.append(f"{name} is 'any': training rows need a concrete value")
+            continue
         try:
             vocab.validate({name: row[name]})
         except ValueError as e:
-            problems.append(str(e))
-        if row[name] == "any":
-            problems.append(f"{name} is 'any': training rows need a concrete value")
+            problems.append(str(e).replace(" (or 'any')", "").replace(" or 'any'", ""))  # not in training rows
+    for name, choices in unlabelled.items():
+        if name in row and row[name] not in choices:
+            problems.append(f"unknown {name} {row[name]!r}; choose one of: {', '.join(choices)}")
     for key in row:
-        if key != "file_name" and key not in vocab.names:
-            problems.append(f"unknown attribute {key!r}; expected: {', '.join(vocab.names)}")
+        if key != "file_name" and key not in vocab.names and key not in unlabelled:
+            problems.append(f"unknown attribute {key!r}; expected: {', '.join(vocab.names + list(unlabelled))}")
     return (row if not problems else None), problems
 
 
@@ -71,6 +90,7 @@ def read_metadata(folder: Path) -> tuple[Vocabulary, list[dict]]:
     """Validate every row of DIR/metadata.jsonl; return the vocabulary and the rows."""
     folder = Path(folder)
     vocab = read_vocabulary(folder)
+    unlabelled = read_unlabelled(folder)
     path = folder / METADATA
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
@@ -84,7 +104,7 @@ def read_metadata(folder: Path) -> tuple[Vocabulary, list[dict]]:
                 continue
             if not line.strip():
                 continue
-            row, problems = _check_row(line, vocab, folder)
+            row, problems = _check_row(line, vocab, folder, unlabelled)
             errors += [f"{METADATA}:{number}: {p}" for p in problems]
             if row is not None:
                 rows.append(row)
@@ -113,13 +133,27 @@ def load_images(folder: Path, rows: list[dict], size: int) -> torch.Tensor:
     return out
 
 
+def encode_unlabelled(rows: list[dict], unlabelled: dict[str, list[str]]) -> torch.Tensor | None:
+    """(N, U) choice indices of the unlabelled parts, or None when the rows don't record them."""
+    have = [all(name in row for name in unlabelled) for row in rows]
+    if not unlabelled or not any(have):
+        return None
+    if not all(have):
+        missing = have.index(False) + 1
+        raise DatasetError(f"{METADATA}: row {missing} lacks unlabelled choices ({', '.join(unlabelled)}) "
+                           f"that other rows record: record them in every row or in none")
+    return torch.tensor([[choices.index(row[name]) for name, choices in unlabelled.items()] for row in rows])
+
+
 class AvatarSet:
-    """Images (uint8, in memory) with their encoded conditions."""
+    """Images (uint8, in memory) with their encoded conditions (and unlabelled choices, if recorded)."""
 
     def __init__(self, folder: Path, size: int):
         self.vocab, self.rows = read_metadata(folder)
+        self.unlabelled = read_unlabelled(folder)
         self.images = load_images(folder, self.rows, size)   # (N, 4, S, S) uint8
         self.index, self.rgb = self.vocab.encode(self.rows)   # (N, A) long, (N, C, 3) float
+        self.codes = encode_unlabelled(self.rows, self.unlabelled)  # (N, U) long or None
 
     def __len__(self) -> int:
         return len(self.rows)

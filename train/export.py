@@ -22,7 +22,7 @@ import torch
 from avatar_studio import controls
 from avatar_studio.generator import Generator, GeneratorConfig, save_generator, write_checksums
 from train import checkpoint
-from train.dataset import load_images, read_metadata
+from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
 from train.model_card import write_model_card
 
@@ -44,12 +44,18 @@ def find_directions(generator: Generator, k: int, names: list[str], samples: int
 
 @torch.no_grad()
 def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.Tensor:
-    """Style-code tuples (size, n_codes) that the run's encoder reads off ``size`` training images."""
+    """Style-code tuples (size, n_codes) of ``size`` training images: their recorded unlabelled
+    choices when the run trained on those, else what the run's encoder reads off the images."""
+    _, rows = read_metadata(data)
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:size].tolist()
+    if state.get("codes", "encoder") == "data":
+        known = encode_unlabelled([rows[i] for i in pick], read_unlabelled(data))
+        if known is None:
+            raise SystemExit(f"{data} does not record the unlabelled choices this run was trained on")
+        return known
     tc = state["train_config"]
     encoder = CodeEncoder(tc["n_codes"], tc["code_classes"], tc["encoder_width"])
     encoder.load_state_dict({k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")})
-    _, rows = read_metadata(data)
-    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:size].tolist()
     resolution = state["generator_config"]["resolution"]
     codes = [encoder(load_images(data, [rows[i] for i in pick[j:j + 256]], resolution).float() / 255).argmax(-1)
              for j in range(0, len(pick), 256)]
@@ -87,10 +93,20 @@ def training_record(run: Path, state: dict) -> dict:
     stages, source = [], run
     while source and (Path(source) / "train_config.json").is_file():
         tc = json.loads((Path(source) / "train_config.json").read_text())
-        stages.insert(0, {"run": str(source), "last_metrics": _last_metrics(Path(source)), "train_config": tc})
+        codes = state.get("codes", "encoder") if Path(source) == run else _stage_codes(Path(source), tc)
+        stages.insert(0, {"run": str(source), "last_metrics": _last_metrics(Path(source)), "train_config": tc,
+                          "codes": {"data": "the data", "encoder": "the encoder"}.get(codes, codes)})
         source = tc.get("init_from", "")
-    return {"step": state["step"], "train_config": state["train_config"], "last_metrics": _last_metrics(run),
-            "stages": stages}
+    return {"step": state["step"], "train_config": state["train_config"], "codes": state.get("codes", "encoder"),
+            "last_metrics": _last_metrics(run), "stages": stages}
+
+
+def _stage_codes(run: Path, tc: dict) -> str:
+    """Where an earlier stage's style codes came from (runs before --codes existed used the encoder)."""
+    if tc.get("codes", "encoder") != "auto":
+        return tc.get("codes", "encoder")
+    state = checkpoint.load_latest(run)
+    return state.get("codes", "encoder") if state else "unknown"
 
 
 def _last_metrics(run: Path) -> dict:

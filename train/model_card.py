@@ -21,11 +21,10 @@ resvg-py) by `python -m train.render_dataset`. Artwork: {license}
 ## Method
 The generator is the decoder of a conditional auto-encoder. Every training image comes with its full
 label set, so instead of an adversarial game the generator learns a *paired* reconstruction: labels +
-discrete style codes -> image, L1 on premultiplied RGBA at three scales. A small encoder reads the
-style codes (3 codes x 16 classes, straight-through Gumbel) off the image; they carry what the labels
-don't say (hat colour, accessory colour, shirt graphic), and a balance term keeps every class in use so
-that a seed's uniformly drawn codes are all codes the generator has learned. Discrete codes keep those
-unlabelled parts flat and clean instead of averaged or speckled. The output head paints each pixel as a
+discrete style codes -> image, L1 on premultiplied RGBA at three scales, with extra weight on edges so
+that small parts (eyes, mouth, glasses) get their share. {codes} At export a bank of {bank} code tuples of
+training images is stored, and a seed picks one of them, so every sampled combination is a real one.
+The output head paints each pixel as a
 softmax mix of a small palette (the three condition colours, colours predicted from w, ink and paper)
 plus alpha, which gives exact colours and flat shading. "any" attributes are chosen by fixed slices of
 the latent vector z (uniformly, like the data), not by condition dropout: a dropped condition would
@@ -48,6 +47,21 @@ the real-render figures are the ceiling):
 """
 
 
+CODES = {
+    "data": (
+        "The style codes carry what the labels don't say: hat colour, accessory colour and shirt graphic. The "
+        "renderer records those draws for every image, so style code i *is* unlabelled choice i (3 codes x 16 "
+        "classes, supervised): each class paints one exact colour or graphic. The earlier stages read the codes "
+        "off the image with a small encoder instead (straight-through Gumbel plus a balance term); 48 unsupervised "
+        "classes could not hold 15 x 15 x 10 combinations, so accessory colours and shirt graphics came out "
+        "averaged and speckled."),
+    "encoder": (
+        "A small encoder reads the style codes (straight-through Gumbel) off the image; they carry what the "
+        "labels don't say (hat colour, accessory colour, shirt graphic), and a balance term keeps every class "
+        "in use. Discrete codes keep those parts flat rather than averaged."),
+}
+
+
 def write_model_card(folder: Path) -> None:
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -63,6 +77,7 @@ def write_model_card(folder: Path) -> None:
     metrics = training.get("last_metrics", {})
     text = CARD.format(
         name=config["name"], version=config["version"], res=config["resolution"], license=license,
+        codes=CODES[training.get("codes", "encoder")], bank=config.get("code_bank") or "no",
         command=command, folder=folder,
         training=(f"Stopped at step {training.get('step')} ({metrics.get('kimg')} kimg, "
                   f"{metrics.get('minutes')} min, {metrics.get('img_per_s')} img/s); last reconstruction L1 "
@@ -78,7 +93,8 @@ def write_model_card(folder: Path) -> None:
         for st in stages:
             m, c = st["last_metrics"], st["train_config"]
             lines.append(f"- `{st['run']}`: {m.get('step')} steps, {m.get('kimg')} kimg, {m.get('minutes')} min, "
-                         f"detail {c.get('detail', 0)}, part templates {c.get('template_channels', 0)}")
+                         f"detail {c.get('detail', 0)}, part templates {c.get('template_channels', 0)}, "
+                         f"style codes from {st.get('codes', 'the encoder')}")
         text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
     (folder / "README.md").write_text(text)
 

@@ -1,8 +1,9 @@
 """Stage 1: render a labelled avatar pack from the DiceBear "avataaars" style.
 
 Writes DIR/000000.png ... and DIR/metadata.jsonl (Hugging Face imagefolder: one JSON
-object per line with "file_name" and one key per attribute), DIR/vocabulary.json
-(attribute -> ordered choices) and DIR/render_config.json.
+object per line with "file_name", one key per attribute and one per unlabelled choice:
+hat_color, accessories_color, clothes_graphic), DIR/vocabulary.json (attribute -> ordered
+choices, "unlabelled" -> ordered choices) and DIR/render_config.json.
 
 Example:
     python -m train.render_dataset --out data/avatars --n 30000 --size 128 --seed 7
@@ -53,7 +54,7 @@ def _render_one(job: tuple[str, int, int, int, dict]) -> dict:
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(avataaars.render_png(labels, hidden, size))
         os.replace(tmp, path)
-    return {"file_name": file_name, **labels}
+    return {"file_name": file_name, **labels, **hidden}
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -7,10 +7,14 @@ Example:
     torchrun --nproc_per_node 8 -m train.train --data data/train128 --preset gpu --out runs/gpu
 
 Every image comes with its full label set, so the generator is trained as the decoder
-of a conditional auto-encoder: labels + discrete style codes (read off the image by a
-small encoder, straight-through Gumbel) -> image, with an L1 reconstruction loss at
-three scales and a balance term that keeps every code class in use. Any field of a
-preset can be overridden: ``--lr 1e-3 --batch 64``.
+of a conditional auto-encoder: labels + discrete style codes -> image, with an L1
+reconstruction loss at three scales. The style codes stand for the parts no user picks
+(hat colour, accessory colour, shirt graphic). When the data records those choices
+(``--codes data``; rendered folders do), code i is simply unlabelled choice i: supervised,
+so each code class paints one exact colour or graphic. Otherwise (``--codes encoder``) a
+small encoder reads the codes off the image (straight-through Gumbel) and a balance term
+keeps every class in use. ``auto`` picks ``data`` when the rows record the choices. Any
+field of a preset can be overridden: ``--lr 1e-3 --batch 64``.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from avatar_studio.generator import Generator, GeneratorConfig
+from avatar_studio.generator import Generator, GeneratorConfig, const_color_init
 from train import checkpoint, losses
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
@@ -52,6 +56,8 @@ class TrainConfig:
     w_dim: int = 256
     embed_dim: int = 32
     template_channels: int = 32
+    free_colors: int = 4             # palette colours predicted from w
+    const_colors: int = 2            # learned constant palette colours (ink, paper, spares)
     n_codes: int = 3
     code_classes: int = 16
     encoder_width: int = 32
@@ -62,6 +68,7 @@ class TrainConfig:
     threads: int = 0                 # torch CPU threads (0: leave torch's default)
     minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
     init_from: str = ""              # warm start: generator + encoder weights of another run (fresh schedule)
+    codes: str = "encoder"           # style codes: "data" (recorded unlabelled choices), "encoder", or "auto"
 
 
 # settings that change bookkeeping, not the maths: a resumed run may change them
@@ -75,28 +82,51 @@ def same_maths(saved: dict, cfg: TrainConfig) -> bool:
     return all(old[k] == new[k] for k in new if k not in RESUMABLE)
 
 
+CODE_SOURCES = ("auto", "data", "encoder")
+
 PRESETS = {
-    "cpu": TrainConfig(),
+    "cpu": TrainConfig(codes="auto", detail=4.0, free_colors=6, const_colors=6),
     "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, channels=[256, 192, 128, 64], w_dim=384,
-                       encoder_width=64, sample_every=2000, checkpoint_every=1000),
-    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4, n_codes=2,
-                        code_classes=4, encoder_width=8, log_every=5, sample_every=10,
-                        checkpoint_every=10),
+                       encoder_width=64, sample_every=2000, checkpoint_every=1000, codes="auto", detail=4.0,
+                       free_colors=6, const_colors=6),
+    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4,
+                        code_classes=16, encoder_width=8, log_every=5, sample_every=10,
+                        checkpoint_every=10, codes="auto"),
 }
 
 
 class AutoEncoder(nn.Module):
-    """Encoder + generator in one module, so DDP can wrap a single forward."""
+    """Encoder (None with codes from the data) + generator in one module, so DDP can wrap a single forward."""
 
-    def __init__(self, generator: Generator, encoder: CodeEncoder):
+    def __init__(self, generator: Generator, encoder: CodeEncoder | None):
         super().__init__()
         self.generator, self.encoder = generator, encoder
 
-    def forward(self, images, index, rgb, tau: float):
-        logits = self.encoder(images)  # (B, n_codes, K)
-        codes = F.gumbel_softmax(logits, tau=tau, hard=True)
+    def forward(self, images, index, rgb, tau: float, known: torch.Tensor | None = None):
+        """-> (fake, logits); ``known`` (B, n_codes) are recorded code classes (then logits is None)."""
+        if known is not None:
+            codes, logits = F.one_hot(known, self.generator.config.code_classes).to(rgb.dtype), None
+        else:
+            logits = self.encoder(images)  # (B, n_codes, K)
+            codes = F.gumbel_softmax(logits, tau=tau, hard=True)
         fake = self.generator.synthesis(self.generator.mapping_codes(codes, index, rgb))
         return fake, logits
+
+
+def code_source(cfg: TrainConfig, dataset: AvatarSet) -> str:
+    """Resolve ``cfg.codes`` for this data: "data" or "encoder" (SystemExit when it can't be)."""
+    if cfg.codes not in CODE_SOURCES:
+        raise SystemExit(f"--codes {cfg.codes!r}: choose one of {', '.join(CODE_SOURCES)}")
+    if cfg.codes == "encoder" or (cfg.codes == "auto" and dataset.codes is None):
+        return "encoder"
+    if dataset.codes is None:
+        raise SystemExit("--codes data: the rows don't record unlabelled choices "
+                         "(no \"unlabelled\" block in vocabulary.json, or no such keys in metadata.jsonl)")
+    sizes = {name: len(choices) for name, choices in dataset.unlabelled.items()}
+    if cfg.n_codes != len(sizes) or cfg.code_classes < max(sizes.values()):
+        raise SystemExit(f"--codes data: the data records {len(sizes)} unlabelled choices {sizes}; "
+                         f"set --n_codes {len(sizes)} --code_classes {max(sizes.values())} (or more)")
+    return "data"
 
 
 def batch_ids(n: int, batch: int, step: int, seed: int, rank: int = 0, world: int = 1) -> torch.Tensor:
@@ -131,10 +161,12 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     gcfg = GeneratorConfig(vocabulary=dataset.vocab.to_dict(), name=out.name, resolution=resolution,
                            n_codes=cfg.n_codes, code_classes=cfg.code_classes, embed_dim=cfg.embed_dim,
                            w_dim=cfg.w_dim, base_res=resolution // 2 ** len(cfg.channels),
-                           template_channels=cfg.template_channels,
-                           channels=list(cfg.channels))
+                           template_channels=cfg.template_channels, free_colors=cfg.free_colors,
+                           const_colors=cfg.const_colors, channels=list(cfg.channels))
+    source = code_source(cfg, dataset)
     torch.manual_seed(cfg.seed)
-    model = AutoEncoder(Generator(gcfg), CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width)).to(device)
+    encoder = CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width) if source == "encoder" else None
+    model = AutoEncoder(Generator(gcfg), encoder).to(device)
     ema = Generator(gcfg).to(device).requires_grad_(False)
     ema.load_state_dict(model.generator.state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2))
@@ -157,8 +189,9 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         state = checkpoint.load_latest(Path(cfg.init_from))
         if state is None:
             raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
-        _load_grown(model, state["model"], cfg.init_from)
-        _load_grown(ema, state["ema"], cfg.init_from)
+        old = state["generator_config"]
+        _load_grown(model, grow_palette(state["model"], old, gcfg), cfg.init_from)
+        _load_grown(ema, grow_palette(state["ema"], old, gcfg), cfg.init_from)
     if main:
         if resume:
             _drop_metrics_after(out / "metrics.jsonl", start)
@@ -176,12 +209,13 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     for step in bar:
         ids = batch_ids(len(dataset), cfg.batch, step, cfg.seed, rank, world)
         images, index, rgb = (t.to(device) for t in dataset.batch(ids))
+        known = dataset.codes[ids].to(device) if source == "data" else None
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, step)
         with autocast:
-            fake, logits = net(images, index, rgb, cfg.gumbel_tau)
+            fake, logits = net(images, index, rgb, cfg.gumbel_tau, known)
         recon = losses.reconstruction(fake.float(), images, detail=cfg.detail)
-        balance = losses.code_balance(logits)
+        balance = losses.code_balance(logits) if logits is not None else torch.zeros((), device=device)
         loss = recon + cfg.balance * balance
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -205,7 +239,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
             checkpoint.save(out, done, {
                 "step": done, "model": model.state_dict(), "ema": ema.state_dict(),
                 "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
-                "train_config": dataclasses.asdict(cfg), "generator_config": dataclasses.asdict(gcfg)})
+                "train_config": dataclasses.asdict(cfg), "generator_config": dataclasses.asdict(gcfg),
+                "codes": source})
         if out_of_time:
             break
     bar.close()
@@ -220,11 +255,48 @@ GROWN = ("templates.", "template_proj.")  # modules a warm start may add (zero-i
 
 
 def _load_grown(module: nn.Module, state: dict, source: str) -> None:
-    """Load a warm-start state; only the modules in GROWN may be new, nothing may be left over."""
+    """Load a warm-start state; only the modules in GROWN may be new, nothing may be left over
+    (except the encoder of a run whose codes came from an encoder, when these come from the data)."""
     missing, unexpected = module.load_state_dict(state, strict=False)
-    bad = [k for k in missing if not k.split("generator.")[-1].startswith(GROWN)] + list(unexpected)
+    dropped = isinstance(module, AutoEncoder) and module.encoder is None
+    bad = [k for k in missing if not k.split("generator.")[-1].startswith(GROWN)] + [
+        k for k in unexpected if not (dropped and k.startswith("encoder."))]
     if bad:
         raise SystemExit(f"--init_from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
+
+
+def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
+    """A warm-start state with the output palette grown to ``new``'s free and constant colours.
+
+    Old mix channels keep their weights; new ones start as unused choices (zero weights, a low
+    logit), new free colours as grey and new constants at their starting hues, so the warm-started
+    generator paints what it painted before.
+    """
+    f_old, k_old = old.get("free_colors", 4), old.get("const_colors", 2)
+    if (f_old, k_old) == (new.free_colors, new.const_colors):
+        return state
+    if new.free_colors < f_old or new.const_colors < k_old:
+        raise SystemExit(f"--init_from: the palette can grow, not shrink (free {f_old} -> {new.free_colors}, "
+                         f"constant {k_old} -> {new.const_colors})")
+    n_c = new.n_colors
+    n_old = n_c + f_old + k_old
+    keep = list(range(n_c + f_old)) + [n_c + new.free_colors + i for i in range(k_old)] + [-1]  # new positions
+    state = dict(state)
+    for prefix in ("", "generator."):
+        if prefix + "head.weight" not in state:
+            continue
+        w, b = state[prefix + "head.weight"], state[prefix + "head.bias"]  # (C, n_old + 1, 4, 4), (n_old + 1,)
+        n_new = n_c + new.free_colors + new.const_colors
+        w2 = w.new_zeros(w.shape[0], n_new + 1, *w.shape[2:])
+        b2 = b.new_full((n_new + 1,), float(b[:n_old].min()) - 6.0)
+        w2[:, keep], b2[keep] = w, b
+        state[prefix + "head.weight"], state[prefix + "head.bias"] = w2, b2
+        fw, fb = state[prefix + "free_color.weight"], state[prefix + "free_color.bias"]
+        state[prefix + "free_color.weight"] = torch.cat([fw, fw.new_zeros(3 * (new.free_colors - f_old), fw.shape[1])])
+        state[prefix + "free_color.bias"] = torch.cat([fb, fb.new_zeros(3 * (new.free_colors - f_old))])
+        const = state[prefix + "const_color"]
+        state[prefix + "const_color"] = torch.cat([const, const_color_init(new.const_colors)[k_old:].to(const)])
+    return state
 
 
 def _drop_metrics_after(path: Path, step: int) -> None:
