@@ -206,7 +206,10 @@ def test_a_grown_palette_paints_what_the_warm_start_painted(full_run):
     before.load_state_dict(state["ema"])
     grown_cfg = GeneratorConfig(**{**old, "free_colors": old["free_colors"] + 2, "const_colors": 6})
     after = Generator(grown_cfg)
-    after.load_state_dict(training.grow_palette(state["ema"], old, grown_cfg), strict=True)
+    grown = training.grow_palette(state["ema"], old, grown_cfg)
+    after.load_state_dict(grown, strict=True)
+    new_free = grown["free_color.weight"][-6:].view(2, 3, -1)
+    assert not torch.equal(new_free[0], new_free[1]), "new colours must not start as twins"
     z = torch.randn(4, grown_cfg.z_dim, generator=torch.Generator().manual_seed(0))
     vocab = grown_cfg.vocab
     index, rgb = vocab.encode([vocab.resolve({}, z_i) for z_i in z])

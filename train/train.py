@@ -268,9 +268,10 @@ def _load_grown(module: nn.Module, state: dict, source: str) -> None:
 def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
     """A warm-start state with the output palette grown to ``new``'s free and constant colours.
 
-    Old mix channels keep their weights; new ones start as unused choices (zero weights, a low
-    logit), new free colours as grey and new constants at their starting hues, so the warm-started
-    generator paints what it painted before.
+    Old mix channels keep their weights; new ones start as unused choices (a low logit), new free
+    colours near grey and new constants at their starting hues, so the warm-started generator paints
+    what it painted before. New weights get a little seeded noise: new channels that started equal
+    would get equal gradients and stay one colour.
     """
     f_old, k_old = old.get("free_colors", 4), old.get("const_colors", 2)
     if (f_old, k_old) == (new.free_colors, new.const_colors):
@@ -287,12 +288,14 @@ def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
             continue
         w, b = state[prefix + "head.weight"], state[prefix + "head.bias"]  # (C, n_old + 1, 4, 4), (n_old + 1,)
         n_new = n_c + new.free_colors + new.const_colors
-        w2 = w.new_zeros(w.shape[0], n_new + 1, *w.shape[2:])
+        noise = torch.Generator().manual_seed(0)
+        w2 = (torch.randn(w.shape[0], n_new + 1, *w.shape[2:], generator=noise) * 1e-2).to(w)
         b2 = b.new_full((n_new + 1,), float(b[:n_old].min()) - 6.0)
         w2[:, keep], b2[keep] = w, b
         state[prefix + "head.weight"], state[prefix + "head.bias"] = w2, b2
         fw, fb = state[prefix + "free_color.weight"], state[prefix + "free_color.bias"]
-        state[prefix + "free_color.weight"] = torch.cat([fw, fw.new_zeros(3 * (new.free_colors - f_old), fw.shape[1])])
+        extra = torch.randn(3 * (new.free_colors - f_old), fw.shape[1], generator=noise) * 1e-2
+        state[prefix + "free_color.weight"] = torch.cat([fw, extra.to(fw)])
         state[prefix + "free_color.bias"] = torch.cat([fb, fb.new_zeros(3 * (new.free_colors - f_old))])
         const = state[prefix + "const_color"]
         state[prefix + "const_color"] = torch.cat([const, const_color_init(new.const_colors)[k_old:].to(const)])
