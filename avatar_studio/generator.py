@@ -196,6 +196,14 @@ class Generator(nn.Module, PyTorchModelHubMixin):
     # ---- synthesis ----------------------------------------------------------------------
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
         """w (B, w_dim [+ embed_width] + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
+        return paint(*self.palette_synthesis(w))
+
+    def palette_synthesis(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """w -> (mix logits (B, n_mix, R, R), palette (B, n_mix, 3), alpha logits (B, 1, R, R)).
+
+        Training reads the mix logits too (``train.losses.palette_choice``); ``paint`` turns the
+        three into the image.
+        """
         cfg = self.config
         style, colours = w[:, :cfg.w_dim], w[:, -3 * cfg.n_colors:].view(-1, cfg.n_colors, 3)
         B = w.shape[0]
@@ -214,13 +222,17 @@ class Generator(nn.Module, PyTorchModelHubMixin):
             torch.sigmoid(self.free_color(style)).view(B, cfg.free_colors, 3),
             torch.sigmoid(self.const_color).expand(B, cfg.const_colors, 3),
         ], dim=1)  # (B, n_mix, 3)
-        mix = torch.softmax(out[:, :self.n_mix], dim=1)  # (B, n_mix, R, R)
-        rgb = torch.einsum("bkhw,bkc->bchw", mix, palette)  # (B, 3, R, R)
-        alpha = torch.sigmoid(out[:, self.n_mix:])  # (B, 1, R, R)
-        return torch.cat([rgb, alpha], dim=1)
+        return out[:, :self.n_mix], palette, out[:, self.n_mix:]
 
     def forward(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         return self.synthesis(self.mapping(z, index, rgb))
+
+
+def paint(logits: torch.Tensor, palette: torch.Tensor, alpha_logit: torch.Tensor) -> torch.Tensor:
+    """Each pixel a softmax mix of the palette, plus alpha -> straight-alpha RGBA (B, 4, R, R)."""
+    mix = torch.softmax(logits, dim=1)  # (B, n_mix, R, R)
+    rgb = torch.einsum("bkhw,bkc->bchw", mix, palette)  # (B, 3, R, R)
+    return torch.cat([rgb, torch.sigmoid(alpha_logit)], dim=1)
 
 
 # ---- files ----------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def test_generator_draws_the_recorded_choice_it_is_given(full_run):
                                                   "facial_hair": "none", "hair_color": "#a55728",
                                                   "outfit_color": "#3c4f5c", "skin_color": "#ffdbb4"}] * 2)
     known = torch.tensor([[0, 0, 0], [14, 14, 9]])
-    fake, logits = training.AutoEncoder(generator, None)(None, index, rgb, 1.0, known)
+    fake, logits, _, _ = training.AutoEncoder(generator, None)(None, index, rgb, 1.0, known)
     assert logits is None and not torch.equal(fake[0], fake[1]), "another hat colour / graphic, another image"
 
 

@@ -1,4 +1,4 @@
-"""Loss maths for the generator: paired reconstruction and style-code balance."""
+"""Loss maths for the generator: paired reconstruction, palette choice and style-code balance."""
 from __future__ import annotations
 
 import math
@@ -50,3 +50,19 @@ def code_balance(logits: torch.Tensor) -> torch.Tensor:
     q = torch.softmax(logits.float(), dim=-1).mean(0)  # (n_codes, K)
     entropy = -(q * torch.log(q + 1e-8)).sum(-1)
     return (math.log(logits.shape[-1]) - entropy).sum()
+
+
+def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tensor,
+                   near: float = 0.4) -> torch.Tensor:
+    """Cross-entropy of each pixel's palette mix against the palette colour nearest the real pixel.
+
+    L1 alone cannot move a pixel whose softmax sits saturated on a wrong colour (a heart painted
+    as skin): its gradient vanishes with the other colours' weights. This term's does not. Only
+    opaque pixels within ``near`` (L1 over RGB) of some palette colour count: blends at edges are
+    left to the reconstruction loss. logits (B, K, R, R), palette (B, K, 3), real straight RGBA.
+    """
+    distance = (palette.detach()[:, :, :, None, None] - real[:, None, :3]).abs().sum(2)  # (B, K, R, R)
+    nearest, target = distance.min(1)  # (B, R, R) each
+    weight = real[:, 3] * (nearest < near)
+    ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, R, R)
+    return (ce * weight).sum() / weight.sum().clamp_min(1.0)

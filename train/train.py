@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from avatar_studio.generator import Generator, GeneratorConfig, const_color_init
+from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, paint
 from train import checkpoint, losses
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
@@ -51,6 +51,7 @@ class TrainConfig:
     ema_kimg: float = 10.0           # EMA half-life in thousands of images
     balance: float = 0.05            # weight of the code-balance term
     detail: float = 0.0              # extra full-size loss weight on edges (small parts); 0 = plain L1
+    palette: float = 0.0             # weight of the palette-choice cross-entropy (losses.palette_choice)
     gumbel_tau: float = 1.0
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     w_dim: int = 256
@@ -85,10 +86,10 @@ def same_maths(saved: dict, cfg: TrainConfig) -> bool:
 CODE_SOURCES = ("auto", "data", "encoder")
 
 PRESETS = {
-    "cpu": TrainConfig(codes="auto", detail=4.0, free_colors=6, const_colors=6),
+    "cpu": TrainConfig(codes="auto", detail=4.0, palette=0.1, free_colors=6, const_colors=6),
     "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, channels=[256, 192, 128, 64], w_dim=384,
                        encoder_width=64, sample_every=2000, checkpoint_every=1000, codes="auto", detail=4.0,
-                       free_colors=6, const_colors=6),
+                       palette=0.1, free_colors=6, const_colors=6),
     "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4,
                         code_classes=16, encoder_width=8, log_every=5, sample_every=10,
                         checkpoint_every=10, codes="auto"),
@@ -103,14 +104,15 @@ class AutoEncoder(nn.Module):
         self.generator, self.encoder = generator, encoder
 
     def forward(self, images, index, rgb, tau: float, known: torch.Tensor | None = None):
-        """-> (fake, logits); ``known`` (B, n_codes) are recorded code classes (then logits is None)."""
+        """-> (fake, code logits, mix logits, palette); ``known`` (B, n_codes) are recorded code classes
+        (then the code logits are None)."""
         if known is not None:
             codes, logits = F.one_hot(known, self.generator.config.code_classes).to(rgb.dtype), None
         else:
             logits = self.encoder(images)  # (B, n_codes, K)
             codes = F.gumbel_softmax(logits, tau=tau, hard=True)
-        fake = self.generator.synthesis(self.generator.mapping_codes(codes, index, rgb))
-        return fake, logits
+        mix, palette, alpha = self.generator.palette_synthesis(self.generator.mapping_codes(codes, index, rgb))
+        return paint(mix, palette, alpha), logits, mix, palette
 
 
 def code_source(cfg: TrainConfig, dataset: AvatarSet) -> str:
@@ -213,10 +215,11 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, step)
         with autocast:
-            fake, logits = net(images, index, rgb, cfg.gumbel_tau, known)
+            fake, logits, mix, palette = net(images, index, rgb, cfg.gumbel_tau, known)
         recon = losses.reconstruction(fake.float(), images, detail=cfg.detail)
         balance = losses.code_balance(logits) if logits is not None else torch.zeros((), device=device)
-        loss = recon + cfg.balance * balance
+        choice = losses.palette_choice(mix, palette.float(), images) if cfg.palette else torch.zeros((), device=device)
+        loss = recon + cfg.balance * balance + cfg.palette * choice
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -227,7 +230,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         done = step + 1
         if main and (done % cfg.log_every == 0 or done == cfg.steps):
             row = {"step": done, "kimg": round(done * cfg.batch * world / 1000, 3), "loss": loss.item(),
-                   "recon": recon.item(), "balance": balance.item(), "lr": learning_rate(cfg, step),
+                   "recon": recon.item(), "balance": balance.item(), "palette": choice.item(), "lr": learning_rate(cfg, step),
                    "img_per_s": round(seen / (time.time() - t0), 2), "minutes": round((time.time() - t0) / 60, 2)}
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()

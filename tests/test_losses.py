@@ -1,0 +1,60 @@
+"""Loss maths (train/losses.py) on hand-made pixels."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from avatar_studio.generator import paint
+from train import losses
+
+SKIN, RED, INK = (0.93, 0.72, 0.54), (0.98, 0.11, 0.42), (0.02, 0.01, 0.01)
+
+
+def one_pixel(*colour: float, alpha: float = 1.0) -> torch.Tensor:
+    """A 1x1 straight-alpha RGBA image (1, 4, 1, 1)."""
+    return torch.tensor([*colour, alpha]).view(1, 4, 1, 1)
+
+
+def palette() -> torch.Tensor:
+    return torch.tensor([[SKIN, RED, INK]])  # (1, 3, 3)
+
+
+def test_a_pixel_saturated_on_the_wrong_colour_still_gets_a_push():
+    """A heart pixel painted as skin with a confident softmax: L1's gradient has vanished, the
+    palette choice's has not, and it points at the red."""
+    logits = torch.tensor([30.0, 0.0, 0.0]).view(1, 3, 1, 1).requires_grad_(True)
+    heart = one_pixel(0.99, 0.41, 0.37)  # semi-transparent red over skin: nearest to RED
+    alpha_logit = torch.full((1, 1, 1, 1), 10.0)
+    losses.reconstruction(paint(logits, palette(), alpha_logit), heart, scales=1).backward()
+    assert logits.grad.abs().max() < 1e-9
+    logits.grad = None
+    losses.palette_choice(logits, palette(), heart).backward()
+    assert logits.grad[0, 1, 0, 0] < -0.99 and logits.grad[0, 0, 0, 0] > 0.99
+
+
+def test_confident_right_choices_cost_nothing_and_blends_are_left_alone():
+    real = torch.cat([one_pixel(*SKIN), one_pixel(*INK), one_pixel(0.48, 0.37, 0.28)], dim=3)  # skin, ink, edge
+    right = torch.tensor([[30.0, 0.0, 30.0], [0.0, 0.0, 0.0], [0.0, 30.0, 0.0]]).view(1, 3, 1, 3)
+    assert losses.palette_choice(right, palette(), real) < 1e-9
+    wrong_on_edge = torch.tensor([[30.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 30.0, 30.0]]).view(1, 3, 1, 3)
+    assert losses.palette_choice(wrong_on_edge, palette(), real) < 1e-9, "the half-skin, half-ink edge pixel"
+
+
+def test_transparent_pixels_do_not_count():
+    logits = torch.tensor([30.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    assert losses.palette_choice(logits, palette(), one_pixel(*RED, alpha=0.0)) == 0
+    assert losses.palette_choice(logits, palette(), one_pixel(*RED)) > 29
+
+
+def test_reconstruction_ignores_colour_under_zero_alpha():
+    a, b = one_pixel(1.0, 0.0, 0.0, alpha=0.0), one_pixel(0.0, 1.0, 0.0, alpha=0.0)
+    assert losses.reconstruction(a, b, scales=1) == 0
+    assert losses.reconstruction(one_pixel(1.0, 0.0, 0.0), one_pixel(0.0, 1.0, 0.0), scales=1) == 0.5
+
+
+def test_code_balance_is_zero_for_even_use_and_log_k_for_one_class():
+    even = torch.zeros(4, 1, 4)
+    one = torch.tensor([[[50.0, 0.0, 0.0, 0.0]]]).expand(4, 1, 4)
+    assert abs(losses.code_balance(even)) < 1e-6
+    assert abs(losses.code_balance(one) - math.log(4)) < 1e-4
