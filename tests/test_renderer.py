@@ -85,7 +85,8 @@ def test_pack_files_and_vocabulary_on_disk(pack):
     assert json.loads((pack / RENDER_CONFIG).read_text()) == {"style": "avataaars", **PACK}
     rows = [json.loads(line) for line in (pack / METADATA).read_text().splitlines()]
     assert [r["file_name"] for r in rows] == [f"{i:06d}.png" for i in range(PACK["n"])]
-    names = list(avataaars.vocabulary()["categorical"]) + ["hair_color", "outfit_color", "skin_color"]
+    names = list(avataaars.vocabulary()["categorical"]) + ["hair_color", "outfit_color", "skin_color",
+                                                            "hat_color", "accessories_color", "clothes_graphic"]
     for row in rows:
         assert list(row) == ["file_name"] + names
     assert sorted(p.name for p in pack.glob("*.png")) == [r["file_name"] for r in rows]
@@ -121,12 +122,12 @@ def test_refuses_a_folder_rendered_with_other_settings(pack, tmp_path, change):
 
 
 # ---- labels are true -----------------------------------------------------------------------
-def test_metadata_labels_are_what_was_drawn(pack):
+def test_metadata_records_what_was_drawn(pack):
     vocab = avataaars.vocabulary()
     rows = [json.loads(line) for line in (pack / METADATA).read_text().splitlines()]
     for i in (0, 7, 39):
         labels, hidden = draw_labels(PACK["seed"], i, vocab)
-        assert rows[i] == {"file_name": f"{i:06d}.png", **labels}
+        assert rows[i] == {"file_name": f"{i:06d}.png", **labels, **hidden}
         assert (pack / rows[i]["file_name"]).read_bytes() == avataaars.render_png(labels, hidden, PACK["size"])
 
 
