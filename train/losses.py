@@ -52,17 +52,21 @@ def code_balance(logits: torch.Tensor) -> torch.Tensor:
     return (math.log(logits.shape[-1]) - entropy).sum()
 
 
-def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tensor,
-                   near: float = 0.4) -> torch.Tensor:
-    """Cross-entropy of each pixel's palette mix against the palette colour nearest the real pixel.
+def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+                   near: float = 0.4, wrong: float = 0.3) -> torch.Tensor:
+    """Cross-entropy of a wrongly painted pixel's palette mix against the palette colour nearest
+    the real pixel.
 
     L1 alone cannot move a pixel whose softmax sits saturated on a wrong colour (a heart painted
-    as skin): its gradient vanishes with the other colours' weights. This term's does not. Only
-    opaque pixels within ``near`` (L1 over RGB) of some palette colour count: blends at edges are
-    left to the reconstruction loss. logits (B, K, R, R), palette (B, K, 3), real straight RGBA.
+    as skin): its gradient vanishes with the other colours' weights. This term's does not. It
+    counts only opaque pixels that are painted wrong (RGB off by more than ``wrong``, L1 over the
+    channels) and lie within ``near`` of some palette colour: shading blends that the mix gets
+    right are left to the reconstruction loss, which would otherwise fight this one.
+    logits (B, K, R, R), palette (B, K, 3), real and fake straight RGBA (B, 4, R, R).
     """
     distance = (palette.detach()[:, :, :, None, None] - real[:, None, :3]).abs().sum(2)  # (B, K, R, R)
     nearest, target = distance.min(1)  # (B, R, R) each
-    weight = real[:, 3] * (nearest < near)
+    off = (fake.detach()[:, :3] - real[:, :3]).abs().sum(1)  # (B, R, R)
+    weight = real[:, 3] * (nearest < near) * (off > wrong)
     ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, R, R)
     return (ce * weight).sum() / weight.sum().clamp_min(1.0)

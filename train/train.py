@@ -218,7 +218,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
             fake, logits, mix, palette = net(images, index, rgb, cfg.gumbel_tau, known)
         recon = losses.reconstruction(fake.float(), images, detail=cfg.detail)
         balance = losses.code_balance(logits) if logits is not None else torch.zeros((), device=device)
-        choice = losses.palette_choice(mix, palette.float(), images) if cfg.palette else torch.zeros((), device=device)
+        choice = (losses.palette_choice(mix, palette.float(), images, fake.float()) if cfg.palette
+                  else torch.zeros((), device=device))
         loss = recon + cfg.balance * balance + cfg.palette * choice
         opt.zero_grad(set_to_none=True)
         loss.backward()
