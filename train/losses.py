@@ -61,7 +61,8 @@ def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tens
     as skin): its gradient vanishes with the other colours' weights. This term's does not. It
     counts only opaque pixels that are painted wrong (RGB off by more than ``wrong``, L1 over the
     channels) and lie within ``near`` of some palette colour: shading blends that the mix gets
-    right are left to the reconstruction loss, which would otherwise fight this one.
+    right are left to the reconstruction loss, which would otherwise fight this one. Averaged over
+    all opaque pixels, so each wrong pixel weighs the same however few there are.
     logits (B, K, R, R), palette (B, K, 3), real and fake straight RGBA (B, 4, R, R).
     """
     distance = (palette.detach()[:, :, :, None, None] - real[:, None, :3]).abs().sum(2)  # (B, K, R, R)
@@ -69,4 +70,4 @@ def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tens
     off = (fake.detach()[:, :3] - real[:, :3]).abs().sum(1)  # (B, R, R)
     weight = real[:, 3] * (nearest < near) * (off > wrong)
     ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, R, R)
-    return (ce * weight).sum() / weight.sum().clamp_min(1.0)
+    return (ce * weight).sum() / real[:, 3].sum().clamp_min(1.0)  # per opaque pixel, like a mean
