@@ -40,7 +40,7 @@ def test_only_wrongly_painted_pixels_near_a_palette_colour_count():
     assert losses.palette_choice(wrong, palette(), real, painted_right) == 0, "L1 already gets them right"
     painted_wrong = torch.cat([one_pixel(*RED), one_pixel(*SKIN), one_pixel(*SKIN)], dim=3)
     ce = losses.palette_choice(wrong, palette(), real, painted_wrong)
-    assert abs(ce - 20.0) < 1e-3, "the skin and ink pixels count (30 nats each, over 3 opaque pixels); the edge does not"
+    assert abs(ce - 20.0) < 1e-3, "skin and ink count (30 nats each, over 3 opaque pixels); the edge does not"
 
 
 def test_reconstruction_ignores_colour_under_zero_alpha():

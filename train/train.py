@@ -231,7 +231,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         done = step + 1
         if main and (done % cfg.log_every == 0 or done == cfg.steps):
             row = {"step": done, "kimg": round(done * cfg.batch * world / 1000, 3), "loss": loss.item(),
-                   "recon": recon.item(), "balance": balance.item(), "palette": choice.item(), "lr": learning_rate(cfg, step),
+                   "recon": recon.item(), "balance": balance.item(), "palette": choice.item(),
+                   "lr": learning_rate(cfg, step),
                    "img_per_s": round(seen / (time.time() - t0), 2), "minutes": round((time.time() - t0) / 60, 2)}
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
