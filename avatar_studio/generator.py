@@ -302,7 +302,8 @@ def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generato
     if problems:
         raise WeightsError(f"{path} cannot be loaded: it does not fit {CONFIG_FILE}: {problems}")
     try:
-        model.load_state_dict(load_file(path), strict=True, assign=True)
+        model = model.to_empty(device="cpu")  # every tensor is then overwritten: strict, shapes checked
+        model.load_state_dict(load_file(path), strict=True)
     except Exception as e:
         raise WeightsError(f"{path} cannot be loaded: {e}") from None
     return model.eval().requires_grad_(False).to(device)
