@@ -64,10 +64,12 @@ CODES = {
 
 
 PALETTE = (
-    "A cross-entropy term teaches each opaque pixel to pick the palette colour nearest its real colour "
-    "(edge blends excluded). Without it, pixels whose softmax had settled on skin early in training "
-    "(the semi-transparent hearts and tears of two eye styles) never turned red or blue, because L1's "
-    "gradient vanishes through a saturated softmax; 300 steps with it made those hearts red.")
+    "A cross-entropy term teaches each opaque pixel that is painted wrong (RGB off by more than 0.3) to "
+    "pick the palette colour nearest its real colour; edge blends are left out. Without it, pixels whose "
+    "softmax settled on skin early in training never turned red or blue: the semi-transparent hearts and "
+    "tears of two eye styles. L1's gradient vanishes through a saturated softmax, and 300 steps with this "
+    "term made those hearts red. A first version that counted every pixel fought L1 over shading blends "
+    "and turned the ink brown; counting only wrong pixels does not.")
 
 
 def write_model_card(folder: Path) -> None:
