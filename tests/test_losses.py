@@ -54,3 +54,23 @@ def test_code_balance_is_zero_for_even_use_and_log_k_for_one_class():
     one = torch.tensor([[[50.0, 0.0, 0.0, 0.0]]]).expand(4, 1, 4)
     assert abs(losses.code_balance(even)) < 1e-6
     assert abs(losses.code_balance(one) - math.log(4)) < 1e-4
+
+
+def test_critic_terms_push_the_fake_and_never_the_critic(tiny_data):
+    """The frozen critic's feature L1 is zero for the real image itself, its gradient reaches the
+    fake's pixels and none of the critic's weights."""
+    from train import classifier
+    from train.dataset import load_images, read_metadata
+    vocab, rows = read_metadata(tiny_data)
+    torch.manual_seed(0)
+    critic = classifier.AttributeClassifier(classifier.architecture_for(tiny_data)).eval().requires_grad_(False)
+    real = load_images(tiny_data, rows[:4], critic.config.size).float() / 255
+    index, _ = vocab.encode(rows[:4])
+    same, _ = losses.critic_terms(critic, real, real, index)
+    assert float(same) == 0.0
+    fake = (real * 0.5).requires_grad_(True)
+    feature, ce = losses.critic_terms(critic, fake, real, index)
+    assert feature.item() > 0 and ce.item() > 0
+    (feature + ce).backward()
+    assert fake.grad.abs().sum() > 0
+    assert all(p.grad is None for p in critic.parameters())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -225,6 +226,50 @@ def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full
     shrunk = dataclasses.replace(CFG, steps=2, init_from=str(run), const_colors=2)
     with pytest.raises(SystemExit, match="the palette can grow, not shrink"):
         train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
+
+
+# ---- the perceptual critic -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_critic(tiny_data, tmp_path_factory) -> Path:
+    from train import classifier
+    folder = tmp_path_factory.mktemp("critic")
+    classifier.obtain(folder, tiny_data, classifier.FitConfig(epochs=2, batch=16, seed=1), log=lambda *_: None)
+    return folder
+
+
+def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_path):
+    cfg = dataclasses.replace(CFG, steps=2, checkpoint_every=1, critic=str(tiny_critic), perceptual=0.5, classify=0.1)
+    run = train(tiny_data, tmp_path / "critic", cfg, progress=False)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["feature"] > 0 and r["label_ce"] > 0 for r in rows)
+    assert math.isclose(rows[-1]["loss"], rows[-1]["recon"] + cfg.balance * rows[-1]["balance"]
+                        + cfg.palette * rows[-1]["palette"] + 0.5 * rows[-1]["feature"] + 0.1 * rows[-1]["label_ce"],
+                        rel_tol=1e-5)
+    with pytest.raises(SystemExit, match="other settings"):
+        train(tiny_data, run, dataclasses.replace(cfg, steps=3, perceptual=0.2), resume=True, progress=False)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"perceptual": 0.5}, "need --critic DIR"),
+    ({"classify": 0.1, "critic": "no/such/folder"}, "--critic: no classifier at"),
+])
+def test_critic_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
+    with pytest.raises(SystemExit, match=message):
+        train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, **changes), progress=False)
+
+
+def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, monkeypatch):
+    from train import classifier
+    real_load = classifier.load
+
+    def load_as_64(folder):
+        model, meta = real_load(folder)
+        model.config.size = 64
+        return model, meta
+    monkeypatch.setattr(classifier, "load", load_as_64)
+    with pytest.raises(SystemExit, match="reads 64 px images, the data is 32 px"):
+        train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, critic=str(tiny_critic), classify=0.1),
+              progress=False)
 
 
 # ---- command lines -------------------------------------------------------------------------

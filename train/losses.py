@@ -71,3 +71,22 @@ def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tens
     weight = real[:, 3] * (nearest < near) * (off > wrong)
     ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, R, R)
     return (ce * weight).sum() / real[:, 3].sum().clamp_min(1.0)  # per opaque pixel, like a mean
+
+
+def critic_terms(critic: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor,
+                 index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(feature distance, label cross-entropy) of ``fake`` as a frozen attribute classifier sees it.
+
+    The critic is a ``train.classifier.AttributeClassifier`` trained on real renders (eval mode,
+    no parameter gradients): its features of the fake and of the paired real image are compared
+    by L1, and its heads must read the fake's labels (mean cross-entropy over the attributes).
+    L1 on pixels forgives faint, low-contrast parts (eyes seen through dark glasses, a pale tear)
+    that decide what the avatar shows; the critic's features do not.
+    fake, real: straight RGBA (B, 4, R, R) in [0, 1]; index (B, A) label choices.
+    """
+    with torch.no_grad():
+        f_real = critic(premultiply(real))[0]
+    f_fake, logits, _ = critic(premultiply(fake))
+    parts = critic.split(logits)
+    ce = sum(F.cross_entropy(part.float(), index[:, a]) for a, part in enumerate(parts)) / len(parts)
+    return (f_fake.float() - f_real.float()).abs().mean(), ce

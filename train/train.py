@@ -70,6 +70,11 @@ class TrainConfig:
     minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
     init_from: str = ""              # warm start: generator + encoder weights of another run (fresh schedule)
     codes: str = "encoder"           # style codes: "data" (recorded unlabelled choices), "encoder", or "auto"
+    # perceptual critic: an attribute classifier trained on real renders (python -m train.classifier
+    # --out DIR), frozen; never the one train.evaluate judges with (runs/classifier)
+    critic: str = ""
+    perceptual: float = 0.0          # weight of the L1 between the critic's features of fake and real
+    classify: float = 0.0            # weight of the critic's cross-entropy on the fake against its labels
 
 
 # settings that change bookkeeping, not the maths: a resumed run may change them
@@ -170,6 +175,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     encoder = CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width) if source == "encoder" else None
     model = AutoEncoder(Generator(gcfg), encoder).to(device)
     ema = Generator(gcfg).to(device).requires_grad_(False)
+    critic = load_critic(cfg, dataset, device)
     ema.load_state_dict(model.generator.state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2))
 
@@ -220,7 +226,12 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         balance = losses.code_balance(logits) if logits is not None else torch.zeros((), device=device)
         choice = (losses.palette_choice(mix, palette.float(), images, fake.float()) if cfg.palette
                   else torch.zeros((), device=device))
-        loss = recon + cfg.balance * balance + cfg.palette * choice
+        if critic is not None:
+            with autocast:
+                feature, label_ce = losses.critic_terms(critic, fake, images, index)
+        else:
+            feature = label_ce = torch.zeros((), device=device)
+        loss = recon + cfg.balance * balance + cfg.palette * choice + cfg.perceptual * feature + cfg.classify * label_ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -232,6 +243,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         if main and (done % cfg.log_every == 0 or done == cfg.steps):
             row = {"step": done, "kimg": round(done * cfg.batch * world / 1000, 3), "loss": loss.item(),
                    "recon": recon.item(), "balance": balance.item(), "palette": choice.item(),
+                   "feature": feature.item(), "label_ce": label_ce.item(),
                    "lr": learning_rate(cfg, step),
                    "img_per_s": round(seen / (time.time() - t0), 2), "minutes": round((time.time() - t0) / 60, 2)}
             metrics.write(json.dumps(row) + "\n")
@@ -254,6 +266,26 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     if world > 1:
         dist.destroy_process_group()
     return out
+
+
+def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> nn.Module | None:
+    """The frozen critic classifier of ``cfg.critic`` (None when no critic term is on)."""
+    if not (cfg.perceptual or cfg.classify):
+        return None
+    if not cfg.critic:
+        raise SystemExit("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
+                         "renders (python -m train.classifier --data DIR --out runs/critic --seed 1)")
+    from train import classifier
+    try:
+        model, _ = classifier.load(Path(cfg.critic))
+    except FileNotFoundError as e:
+        raise SystemExit(f"--critic: {e}") from None
+    if model.config.vocabulary != dataset.vocab.to_dict():
+        raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than {dataset.vocab.names}")
+    if model.config.size != dataset.images.shape[-1]:
+        raise SystemExit(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
+                         f"{dataset.images.shape[-1]} px")
+    return model.to(device).eval().requires_grad_(False)
 
 
 GROWN = ("templates.", "template_proj.")  # modules a warm start may add (zero-initialised no-ops)
