@@ -8,9 +8,10 @@ widgets are built from the loaded model (its attributes, palettes, slider direct
 expression presets), so page and model cannot drift apart. Per-visitor state (undo history,
 last variations) lives in gr.State; the shared studio holds nothing per user.
 
-Two named endpoints are public (gradio_client, MCP): ``/design`` (recipe JSON -> PNG file, the
-bytes of ``studio.render_png``) and ``/variations`` (recipe JSON + locked attributes -> gallery
-of PNGs + their recipes). Every other event is private to the page.
+Two named endpoints are public for gradio_client (Gradio's MCP server is not switched on):
+``/design`` (recipe JSON -> PNG file, the bytes of ``studio.render_png``) and ``/variations``
+(recipe JSON + locked attributes -> gallery of PNGs + their recipes). Every other event is
+private to the page.
 """
 from __future__ import annotations
 
@@ -848,7 +849,7 @@ class Designer:
         recipe.change(None, recipe, w["link"], js=LINK_JS, api_visibility="private")
 
         # pictures and files out, each from the recipe of the controls as they are at the click;
-        # /design and /variations are the public API (gradio_client, MCP)
+        # /design and /variations are the public API (gradio_client)
         w["export"].click(**step).success(self.design, recipe, w["png_file"], api_name="design",
                                           **{**SLOW, "api_visibility": "public"})
         w["vary"].click(**step).success(self.variations, [recipe, w["locked"]], [w["var_gallery"], w["var_recipes"]],

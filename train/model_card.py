@@ -73,13 +73,13 @@ PALETTE = (
 
 
 CRITIC = (
-    " The last stages add a frozen *critic*: a second attribute classifier trained on real renders "
-    "(`runs/critic`: the classifier design of `train.classifier`, another seed, all 40,000 training rows, 2 "
-    "epochs). The L1 between its features of the generated and the paired real image (weight {perceptual}) and "
+    " Stages trained with `--critic` add a frozen *critic*: a second attribute classifier trained on real "
+    "renders (`python -m train.classifier --data data/train128 --out runs/critic --seed 1 --n-train 40000 "
+    "--epochs 2`: the judge's design, another seed, all 40,000 training rows). The L1 between its features of the generated and the paired real image (weight {perceptual}) and "
     "its cross-entropy against the labels (weight {classify}) weigh what pixel L1 forgives: eyes seen through "
     "dark glasses and the pale tear of \"cry\" are a few low-contrast pixels, and pixel L1 left them out. "
     "The classifier that `train.evaluate` judges with (`runs/classifier`, seed 0, first 20,000 rows) is never "
-    "seen by training.")
+    "seen by training; it is the same design, though, so its figures may flatter the critic's gains.")
 
 
 def write_model_card(folder: Path) -> None:
