@@ -231,9 +231,9 @@ def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full
 # ---- the perceptual critic -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_critic(tiny_data, tmp_path_factory) -> Path:
-    from train import classifier
     folder = tmp_path_factory.mktemp("critic")
-    classifier.obtain(folder, tiny_data, classifier.FitConfig(epochs=2, batch=16, seed=1), log=lambda *_: None)
+    training.classifier.obtain(folder, tiny_data, training.classifier.FitConfig(epochs=2, batch=16, seed=1),
+                              log=lambda *_: None)
     return folder
 
 
@@ -252,6 +252,7 @@ def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_pat
 @pytest.mark.parametrize("changes, message", [
     ({"perceptual": 0.5}, "need --critic DIR"),
     ({"classify": 0.1, "critic": "no/such/folder"}, "--critic: no classifier at"),
+    ({"critic": "runs/critic"}, "set --perceptual and/or --classify above 0"),
 ])
 def test_critic_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
     with pytest.raises(SystemExit, match=message):
@@ -259,14 +260,13 @@ def test_critic_settings_that_cannot_work_are_refused(tiny_data, tmp_path, chang
 
 
 def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, monkeypatch):
-    from train import classifier
-    real_load = classifier.load
+    real_load = training.classifier.load
 
     def load_as_64(folder):
         model, meta = real_load(folder)
         model.config.size = 64
         return model, meta
-    monkeypatch.setattr(classifier, "load", load_as_64)
+    monkeypatch.setattr(training.classifier, "load", load_as_64)
     with pytest.raises(SystemExit, match="reads 64 px images, the data is 32 px"):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, critic=str(tiny_critic), classify=0.1),
               progress=False)

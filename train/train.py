@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, paint
-from train import checkpoint, losses
+from train import checkpoint, classifier, losses
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
 from train.samples import save_sample_grid
@@ -175,8 +175,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     encoder = CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width) if source == "encoder" else None
     model = AutoEncoder(Generator(gcfg), encoder).to(device)
     ema = Generator(gcfg).to(device).requires_grad_(False)
-    critic = load_critic(cfg, dataset, device)
     ema.load_state_dict(model.generator.state_dict())
+    critic = load_critic(cfg, dataset, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2))
 
     start = 0
@@ -271,17 +271,19 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
 def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> nn.Module | None:
     """The frozen critic classifier of ``cfg.critic`` (None when no critic term is on)."""
     if not (cfg.perceptual or cfg.classify):
+        if cfg.critic:
+            raise SystemExit(f"--critic {cfg.critic}: set --perceptual and/or --classify above 0, "
+                             "or the critic would be loaded for nothing")
         return None
     if not cfg.critic:
         raise SystemExit("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
                          "renders (python -m train.classifier --data DIR --out runs/critic --seed 1)")
-    from train import classifier
     try:
         model, _ = classifier.load(Path(cfg.critic))
     except FileNotFoundError as e:
         raise SystemExit(f"--critic: {e}") from None
     if model.config.vocabulary != dataset.vocab.to_dict():
-        raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than {dataset.vocab.names}")
+        raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
     if model.config.size != dataset.images.shape[-1]:
         raise SystemExit(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
                          f"{dataset.images.shape[-1]} px")
