@@ -1,9 +1,27 @@
 """Avatar Studio: design cute avatars with a trained conditional generator."""
+import ctypes
 import os
 
 # Must precede the first torch import: on small shared-CPU machines (2-vCPU Spaces, these
 # VMs) OpenMP's busy-wait makes torch many times slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
+def _keep_freed_memory() -> None:
+    """glibc: serve the generator's short-lived activations (up to a few MB) from memory the process
+    already holds, not from fresh zeroed pages on every call (mmap above 128 KB, trim above 128 KB
+    by default). Measured here: a batch-1 synthesis ~25% faster. Elsewhere (not glibc) a no-op."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 128 << 20)
+    except (OSError, AttributeError):  # no glibc (macOS, Windows, musl): nothing to tune
+        pass
+
+
+_keep_freed_memory()
 
 from avatar_studio.studio import AvatarStudio  # noqa: E402
 from avatar_studio.generator import WeightsError  # noqa: E402

@@ -6,12 +6,13 @@ The latent vector z (one ``torch.Generator`` per seed) resolves attributes left 
 the unlabelled parts of the artwork (hat colour, accessory colour, shirt graphic) are
 discrete in the data, so the latent code is discrete too, which keeps them flat and clean.
 
-    w = [mapping MLP(embeddings, style codes, colours) (w_dim) | colours (3 x RGB)]
+    w = [mapping MLP(embeddings, style codes, colours) (w_dim) | classes | colours (3 x RGB)]
 
-Carrying the colours inside w keeps "synthesis: w -> image" honest and makes
-interpolation of w interpolate colours. The synthesis network paints per pixel a mix
-of a small palette: the condition colours, a few colours predicted from w, and two
-learned constants (ink and paper), plus alpha. Flat artwork falls out of that head.
+Carrying the classes (one-hot per attribute, with part templates) and the colours inside w
+keeps "synthesis: w -> image" honest and makes interpolation of w interpolate both. The
+synthesis network paints per pixel a mix of a small palette: the condition colours, a few
+colours predicted from w, and learned constants (ink, paper, spares), plus alpha. Flat
+artwork falls out of that head.
 """
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ class GeneratorConfig:
     # learned constant palette colours: ink, paper, then spares for fixed colours of the
     # artwork that no condition carries (hearts red, tear blue ...)
     const_colors: int = 2
-    # part templates: the raw attribute embeddings (carried in w) painted straight onto the
-    # second resolution as a spatial map, a short path from a class to where its part sits
+    # part templates: one learned map per attribute class (classes carried in w), painted
+    # straight onto the second resolution: a short path from a class to where its part sits
     template_channels: int = 0
     # code bank: style-code tuples read off real training images (filled by train.export); a
     # seed picks one of them, so sampled codes are combinations the generator has learned
@@ -80,9 +81,9 @@ class GeneratorConfig:
         return len(self.vocabulary["colors"])
 
     @property
-    def embed_width(self) -> int:
-        """Width of the raw-embedding part of w (0 without part templates)."""
-        return self.embed_dim * len(self.vocab.categorical) if self.template_channels else 0
+    def class_width(self) -> int:
+        """Width of the class part of w: every attribute's choices (0 without part templates)."""
+        return sum(len(c) for c in self.vocab.categorical.values()) if self.template_channels else 0
 
     @property
     def template_res(self) -> int:
@@ -145,7 +146,8 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         self.const_color = nn.Parameter(const_color_init(config.const_colors))
         if config.template_channels:
             t = config.template_channels
-            self.templates = nn.Linear(config.embed_width, t * config.template_res ** 2)
+            self.templates = nn.Parameter(torch.randn(config.class_width, t * config.template_res ** 2) * 0.1)
+            self.template_bias = nn.Parameter(torch.zeros(t * config.template_res ** 2))
             self.template_proj = nn.Conv2d(t, ch[1], 1)
             nn.init.zeros_(self.template_proj.weight)  # starts as a no-op: warm starts keep their function
             nn.init.zeros_(self.template_proj.bias)
@@ -171,14 +173,15 @@ class Generator(nn.Module, PyTorchModelHubMixin):
     def mapping_codes(self, codes: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         """codes (B, n_codes, K) one-hot or soft, index (B, A), rgb (B, C, 3) -> w.
 
-        w = [style (w_dim) | raw attribute embeddings (embed_width, with part templates) | colours (3C)]
+        w = [style (w_dim) | classes (class_width: one-hot per attribute, with part templates) | colours (3C)]
         """
         parts = [emb(index[:, i]) for i, emb in enumerate(self.embeddings.values())]  # A x (B, E)
         codes_e = torch.einsum("bnk,nke->bne", codes, self.code_embedding).flatten(1)  # (B, n*E)
         colours = rgb.flatten(1)  # (B, 3C)
         style = self.mapping_net(torch.cat(parts + [codes_e, colours * 2 - 1], dim=1))  # (B, w_dim)
-        raw = parts if self.config.template_channels else []
-        return torch.cat([style, *raw, colours], dim=1)
+        classes = [F.one_hot(index[:, i], emb.num_embeddings).to(style)
+                   for i, emb in enumerate(self.embeddings.values())] if self.config.template_channels else []
+        return torch.cat([style, *classes, colours], dim=1)
 
     def mapping(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         return self.mapping_codes(self.codes_from_z(z), index, rgb)
@@ -195,7 +198,7 @@ class Generator(nn.Module, PyTorchModelHubMixin):
 
     # ---- synthesis ----------------------------------------------------------------------
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
-        """w (B, w_dim [+ embed_width] + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
+        """w (B, w_dim [+ class_width] + 3C) -> straight-alpha RGBA (B, 4, R, R) in [0, 1]."""
         return paint(*self.palette_synthesis(w))
 
     def palette_synthesis(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -208,13 +211,12 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         style, colours = w[:, :cfg.w_dim], w[:, -3 * cfg.n_colors:].view(-1, cfg.n_colors, 3)
         B = w.shape[0]
         x = F.leaky_relu(self.base(style), 0.2).view(B, cfg.channels[0], cfg.base_res, cfg.base_res)
-        x = self.base_conv(x, style)  # (B, C0, base, base)
+        # channels-last activations: the convolutions run faster in it on the CPU (same maths)
+        x = self.base_conv(x.contiguous(memory_format=torch.channels_last), style)  # (B, C0, base, base)
         for i, (up, conv) in enumerate(zip(self.ups, self.convs)):
             h = F.leaky_relu(up(x), 0.2)  # doubles the side
             if i == 0 and cfg.template_channels:
-                raw = w[:, cfg.w_dim:cfg.w_dim + cfg.embed_width]
-                t = self.templates(raw).view(B, cfg.template_channels, cfg.template_res, cfg.template_res)
-                h = h + self.template_proj(t)  # (B, C1, 2 base, 2 base)
+                h = h + self.template_proj(self.part_templates(w[:, cfg.w_dim:cfg.w_dim + cfg.class_width]))
             x = conv(h, style)
         out = self.head(x)  # (B, n_mix + 1, R, R): the last doubling
         palette = torch.cat([
@@ -224,8 +226,39 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         ], dim=1)  # (B, n_mix, 3)
         return out[:, :self.n_mix], palette, out[:, self.n_mix:]
 
+    def part_templates(self, classes: torch.Tensor) -> torch.Tensor:
+        """Class weights (B, class_width) -> their mix of template maps (B, T, 2 base, 2 base).
+
+        Only the maps of classes in use are read: a batch-1 avatar reads one map per attribute,
+        not the whole table (the product is the same; the table is most of what it would read).
+        """
+        cfg = self.config
+        used = classes.any(0).nonzero().squeeze(1)  # (K,)
+        t = classes[:, used] @ self.templates[used] + self.template_bias  # (B, T * (2 base)^2)
+        return t.view(-1, cfg.template_channels, cfg.template_res, cfg.template_res)
+
     def forward(self, z: torch.Tensor, index: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         return self.synthesis(self.mapping(z, index, rgb))
+
+
+def fold_templates(state: dict, config: GeneratorConfig) -> dict:
+    """A state dict whose part templates are a linear map of the raw attribute embeddings (the
+    form before @4) -> the same function with one template map per class (this form).
+
+    Template of a class c of attribute a: W_a @ embedding_a[c], W_a that attribute's columns of the
+    old linear map; its bias moves to ``template_bias``. States already in this form pass unchanged.
+    """
+    state = dict(state)
+    for prefix in ("", "generator."):
+        if prefix + "templates.weight" not in state:
+            continue
+        weight, bias = state.pop(prefix + "templates.weight"), state.pop(prefix + "templates.bias")  # (TRR, A*E)
+        tables = []
+        for i, name in enumerate(config.vocab.categorical):
+            emb = state[f"{prefix}embeddings.{name}.weight"]  # (n_a, E)
+            tables.append(emb @ weight[:, i * config.embed_dim:(i + 1) * config.embed_dim].T)  # (n_a, TRR)
+        state[prefix + "templates"], state[prefix + "template_bias"] = torch.cat(tables), bias
+    return state
 
 
 def paint(logits: torch.Tensor, palette: torch.Tensor, alpha_logit: torch.Tensor) -> torch.Tensor:
@@ -306,7 +339,8 @@ def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generato
         model.load_state_dict(load_file(path), strict=True)
     except Exception as e:
         raise WeightsError(f"{path} cannot be loaded: {e}") from None
-    return model.eval().requires_grad_(False).to(device)
+    # channels-last conv weights, like synthesis's activations (same maths, faster on the CPU)
+    return model.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
 def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple]) -> str:

@@ -60,6 +60,19 @@ def test_batch_element_equals_single_design(studio):
         assert same(studio.design_batch([{}, SPEC], [1, 2], truncation)[1], studio.design(SPEC, 2, truncation))
 
 
+def test_part_templates_read_only_the_maps_in_use_and_equal_the_whole_product(studio):
+    g = studio.generator
+    classes = torch.zeros(3, g.config.class_width)
+    classes[0, [0, 40]] = 1.0
+    classes[1, 2], classes[1, 5] = 0.25, 0.75  # half-way between two avatars (a morph)
+    with torch.no_grad():
+        got = g.part_templates(classes).flatten(1)
+        want = classes @ g.templates + g.template_bias
+    assert got.shape == (3, g.config.template_channels * g.config.template_res ** 2)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.equal(got[2], g.template_bias), "no class, no template"
+
+
 def test_any_is_resolved_by_the_seed(studio):
     full = studio.resolve({"hair": "bob"}, seed=9)
     assert full["hair"] == "bob" and set(full) == set(studio.vocab.names)

@@ -228,6 +228,51 @@ def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full
         train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
 
 
+# ---- runs from before per-class part templates ---------------------------------------------
+def old_form(state: dict, cfg, prefix: str = "") -> dict:
+    """The state with its part templates in the form before @4: a linear map of the raw embeddings."""
+    g = torch.Generator().manual_seed(0)
+    state = dict(state)
+    table, _ = state.pop(prefix + "templates"), state.pop(prefix + "template_bias")
+    width = cfg.embed_dim * len(cfg.vocab.categorical)
+    state[prefix + "templates.weight"] = torch.randn(table.shape[1], width, generator=g) * 0.1
+    state[prefix + "templates.bias"] = torch.randn(table.shape[1], generator=g) * 0.1
+    return state
+
+
+def test_folded_templates_paint_what_the_linear_form_painted(full_run):
+    from avatar_studio.generator import Generator, GeneratorConfig, fold_templates
+    state = final_state(full_run)
+    cfg = GeneratorConfig(**state["generator_config"])
+    old = old_form(state["ema"], cfg)
+    model = Generator(cfg)
+    model.load_state_dict(fold_templates(old, cfg), strict=True)
+    z = torch.randn(5, cfg.z_dim, generator=torch.Generator().manual_seed(1))
+    index, rgb = cfg.vocab.encode([cfg.vocab.resolve({}, z_i) for z_i in z])
+    with torch.no_grad():
+        w = model.mapping(z, index, rgb)
+        raw = torch.cat([old[f"embeddings.{name}.weight"][index[:, i]] for i, name in enumerate(cfg.vocab.categorical)], 1)
+        want = raw @ old["templates.weight"].T + old["templates.bias"]  # the linear form
+        got = model.part_templates(w[:, cfg.w_dim:cfg.w_dim + cfg.class_width]).flatten(1)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert fold_templates(fold_templates(old, cfg), cfg).keys() == model.state_dict().keys(), "folding twice is a no-op"
+
+
+def test_a_run_from_before_per_class_templates_warm_starts_but_does_not_resume(full_run, tiny_data, tmp_path):
+    from avatar_studio.generator import GeneratorConfig
+    state = final_state(full_run)
+    cfg = GeneratorConfig(**state["generator_config"])
+    old_run = tmp_path / "old"
+    old_run.mkdir()
+    checkpoint.save(old_run, STEPS, {**state, "model": old_form(state["model"], cfg, "generator."),
+                                     "ema": old_form(state["ema"], cfg)})
+    with pytest.raises(SystemExit, match="--init_from " + str(old_run)):
+        train(tiny_data, old_run, CFG, resume=True, progress=False)
+    warm = train(tiny_data, tmp_path / "warm", dataclasses.replace(CFG, steps=2, init_from=str(old_run)),
+                 progress=False)
+    assert "templates" in checkpoint.load_latest(warm)["ema"]
+
+
 # ---- the perceptual critic -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_critic(tiny_data, tmp_path_factory) -> Path:

@@ -20,7 +20,7 @@ import train  # noqa: F401
 import torch
 
 from avatar_studio import controls
-from avatar_studio.generator import Generator, GeneratorConfig, save_generator, write_checksums
+from avatar_studio.generator import Generator, GeneratorConfig, fold_templates, save_generator, write_checksums
 from train import checkpoint
 from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
@@ -67,7 +67,7 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
     state = checkpoint.load_latest(run)
     if state is None:
         raise SystemExit(f"no usable checkpoint in {run}")
-    ema = dict(state["ema"])
+    ema = fold_templates(state["ema"], GeneratorConfig(**state["generator_config"]))
     if code_bank:
         if data is None:
             raise SystemExit("--code-bank needs --data (the training images to read the codes off)")

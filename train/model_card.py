@@ -27,7 +27,7 @@ training images is stored, and a seed picks one of them, so every sampled combin
 The output head paints each pixel as a
 softmax mix of a small palette (the three condition colours, {free} colours predicted from w, {const}
 learned constants: ink, paper and spares) plus alpha, which gives exact colours and flat shading.
-{palette}{critic} "any" attributes are chosen by fixed slices of
+{palette}{critic}{templates} "any" attributes are chosen by fixed slices of
 the latent vector z (uniformly, like the data), not by condition dropout: a dropped condition would
 have to be invented by a blurry average, while a choice made from z is always a real one.
 Why: on a 2-core CPU this reaches label-exact results far sooner than a GAN (no discriminator to pay
@@ -82,6 +82,14 @@ CRITIC = (
     "seen by training; it is the same design, though, so its figures may flatter the critic's gains.")
 
 
+TEMPLATES = (
+    " Part templates: every attribute class has its own {t}-channel map at {r}x{r}, added through a 1x1 conv "
+    "to the features of that size: a short path from a class to where its part sits. Runs trained before "
+    "avatar-studio@4 learned these maps as one linear map of the raw attribute embeddings; `train.export` "
+    "folds that into per-class maps (the same function), so a batch-1 avatar reads one map per attribute, "
+    "not a 1.8 M-weight matrix.")
+
+
 def write_model_card(folder: Path) -> None:
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -102,6 +110,8 @@ def write_model_card(folder: Path) -> None:
         palette=PALETTE if tc.get("palette") else "",
         critic=(CRITIC.format(perceptual=tc.get("perceptual", 0.0), classify=tc.get("classify", 0.0))
                 if tc.get("perceptual") or tc.get("classify") else ""),
+        templates=(TEMPLATES.format(t=config["template_channels"], r=config["base_res"] * 2)
+                   if config.get("template_channels") else ""),
         command=command, folder=folder,
         training=(f"Stopped at step {training.get('step')} ({metrics.get('kimg')} kimg, "
                   f"{metrics.get('minutes')} min, {metrics.get('img_per_s')} img/s); last reconstruction L1 "

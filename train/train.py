@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, paint
+from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, fold_templates, paint
 from train import checkpoint, classifier, losses
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
@@ -184,6 +184,9 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         state = checkpoint.load_latest(out)
         if state is None:
             raise SystemExit(f"--resume: no usable checkpoint in {out}")
+        if "generator.templates.weight" in state["model"]:
+            raise SystemExit(f"--resume: {out} holds part templates in the form before per-class maps; "
+                             f"start a new run from it with --init_from {out}")
         if not same_maths(state["train_config"], cfg):
             raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
         model.load_state_dict(state["model"], strict=True)
@@ -198,8 +201,8 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
         if state is None:
             raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
         old = state["generator_config"]
-        _load_grown(model, grow_palette(state["model"], old, gcfg), cfg.init_from)
-        _load_grown(ema, grow_palette(state["ema"], old, gcfg), cfg.init_from)
+        _load_grown(model, grow_palette(fold_templates(state["model"], gcfg), old, gcfg), cfg.init_from)
+        _load_grown(ema, grow_palette(fold_templates(state["ema"], gcfg), old, gcfg), cfg.init_from)
     if main:
         if resume:
             _drop_metrics_after(out / "metrics.jsonl", start)
@@ -290,7 +293,7 @@ def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> n
     return model.to(device).eval().requires_grad_(False)
 
 
-GROWN = ("templates.", "template_proj.")  # modules a warm start may add (zero-initialised no-ops)
+GROWN = ("templates", "template_bias", "template_proj.")  # a warm start may add these (template_proj starts at 0)
 
 
 def _load_grown(module: nn.Module, state: dict, source: str) -> None:
