@@ -1,6 +1,6 @@
 """Recipes: the full design as one JSON object, shared through files, clipboards and URLs.
 
-    {"model": "avatar-studio@4", "seed": 42, "spec": {"hair": "bob", "hair_color": "#a55728"},
+    {"model": "avatar-studio@5", "seed": 42, "spec": {"hair": "bob", "hair_color": "#a55728"},
      "truncation": 0.8, "sliders": {"hat colour": 1.5}, "size": 512,
      "background": "transparent", "frame": "circle", "border": "none"}
 
