@@ -32,8 +32,6 @@ N_VARIATIONS = 8
 
 class AvatarStudio:
     def __init__(self, generator: Generator, directions: controls.Directions | None = None):
-        # (channels-last weights made a batch-1 design ~20% faster here; left out because the 1,000-request
-        # soak grew RSS 15.1 MB with them, but it also grew 14.5 MB without them in a full CI run: unsettled)
         self.generator = generator.eval().requires_grad_(False)
         self.config = generator.config
         self.vocab: Vocabulary = generator.config.vocab
