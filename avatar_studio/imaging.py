@@ -21,16 +21,24 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def upscale(image: Image.Image, size: int) -> Image.Image:
-    """Lanczos resize in premultiplied alpha (no dark fringes), with a light unsharp mask."""
+    """Lanczos resize in premultiplied alpha (no dark fringes); no sharpening, so no halos.
+
+    The studio's exports arrive at their size already (``upsampler``); this only serves other images.
+    """
     if image.size == (size, size):
         return image.copy()
-    from PIL import ImageFilter
-    out = image.convert("RGBa").resize((size, size), Image.LANCZOS).convert("RGBA")
-    if size > image.size[0]:
-        rgb = out.convert("RGB").filter(ImageFilter.UnsharpMask(radius=size / image.size[0] * 0.6,
-                                                                 percent=60, threshold=2))
-        out = Image.merge("RGBA", (*rgb.split(), out.getchannel("A")))
-    return out
+    return image.convert("RGBa").resize((size, size), Image.LANCZOS).convert("RGBA")
+
+
+SVG_OPTIONS = dict(colormode="color", hierarchical="stacked", mode="spline", filter_speckle=4, color_precision=8,
+                   layer_difference=8, corner_threshold=60, length_threshold=4.0, max_iterations=10,
+                   splice_threshold=45, path_precision=3)
+
+
+def svg_text(image: Image.Image) -> str:
+    """An RGBA image traced to vector paths with vtracer (stacked colour layers, spline curves)."""
+    import vtracer
+    return vtracer.convert_raw_image_to_svg(png_bytes(image), img_format="png", **SVG_OPTIONS)
 
 
 def _mask(size: int, frame: str, inset: float = 0.0) -> Image.Image:

@@ -21,18 +21,24 @@ from avatar_studio import controls
 from avatar_studio.attributes import ANY, Vocabulary, expressions_for
 from avatar_studio.generator import (CHECKSUMS_FILE, CONFIG_FILE, WEIGHTS_FILE, Generator, WeightsError,
                                      load_generator)
-from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
+from avatar_studio.imaging import finish, gif_bytes, png_bytes, svg_text, tensor_to_images
 from avatar_studio.recipe import Recipe, check_seed, parse_recipe
+from avatar_studio.upsampler import (UPSAMPLER_CONFIG, UPSAMPLER_WEIGHTS, Upsampler, has_upsampler, load_upsampler,
+                                     upsample_logits)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
-HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CHECKSUMS_FILE, controls.DIRECTIONS_JSON, controls.DIRECTIONS_TENSORS]
+HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CHECKSUMS_FILE, controls.DIRECTIONS_JSON, controls.DIRECTIONS_TENSORS,
+             UPSAMPLER_CONFIG, UPSAMPLER_WEIGHTS]
 MAX_BATCH = 64
 N_VARIATIONS = 8
 
 
 class AvatarStudio:
-    def __init__(self, generator: Generator, directions: controls.Directions | None = None):
+    def __init__(self, generator: Generator, directions: controls.Directions | None = None,
+                 upsampler: Upsampler | None = None):
+        """``upsampler``: the learned export head; None exports by plain logit upsampling."""
         self.generator = generator.eval().requires_grad_(False)
+        self.upsampler = upsampler.eval().requires_grad_(False) if upsampler is not None else None
         self.config = generator.config
         self.vocab: Vocabulary = generator.config.vocab
         self.directions = directions or controls.Directions.empty(self.config.w_dim)
@@ -61,7 +67,9 @@ class AvatarStudio:
             directions = controls.Directions.load(path, generator.config.w_dim)
         except Exception as e:
             raise WeightsError(f"{path / controls.DIRECTIONS_TENSORS} cannot be loaded: {e}") from None
-        return cls(generator, directions)
+        model_id = f"{generator.config.name}@{generator.config.version}"
+        upsampler = (load_upsampler(path, model_id, generator.n_mix, device=device) if has_upsampler(path) else None)
+        return cls(generator, directions, upsampler)
 
     # ---- what the model offers ----------------------------------------------------------
     @property
@@ -129,9 +137,16 @@ class AvatarStudio:
         return torch.cat(ws)
 
     @torch.inference_mode()
-    def _paint(self, w: torch.Tensor) -> list[Image.Image]:
-        """Images of w (B, ...), one avatar at a time (see ``_w``)."""
-        return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
+    def _paint(self, w: torch.Tensor, size: int | None = None) -> list[Image.Image]:
+        """Images of w (B, ...), one avatar at a time (see ``_w``), at the native size or at ``size``.
+
+        Other sizes come from the generator's palette logits, through the learned upsampler when the
+        weights have one (else plain logit upsampling): crisp edges, never an enlarged 128 px picture.
+        """
+        if size is None or size == self.resolution:
+            return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
+        up = self.upsampler or upsample_logits
+        return [tensor_to_images(up(*self.generator.palette_synthesis(w_i[None]), size).float())[0] for w_i in w]
 
     def design(self, spec: dict, seed: int, truncation: float = 1.0,
                sliders: dict[str, float] | None = None) -> Image.Image:
@@ -173,10 +188,15 @@ class AvatarStudio:
     def render(self, recipe: dict | str | Recipe) -> Image.Image:
         """The finished export of a recipe: size, background, frame and border applied."""
         r = self.check_recipe(recipe)
-        return finish(self.design(r.spec, r.seed, r.truncation, r.sliders), r.size, r.background, r.frame, r.border)
+        image = self._paint(self._w([r.spec], [r.seed], r.truncation, r.sliders), r.size)[0]
+        return finish(image, r.size, r.background, r.frame, r.border)
 
     def render_png(self, recipe: dict | str | Recipe) -> bytes:
         return png_bytes(self.render(recipe))
+
+    def render_svg(self, recipe: dict | str | Recipe) -> str:
+        """The finished export traced to vector paths (SVG text, viewBox of the recipe's size)."""
+        return svg_text(self.render(recipe))
 
     def full_recipe(self, recipe: dict | str | Recipe) -> Recipe:
         """The recipe with every "any" in its spec resolved and the model id filled in."""
@@ -221,7 +241,7 @@ class AvatarStudio:
         r = self.full_recipe(recipe)
         names = list(self.expressions)
         specs = [{**r.spec, **self.expressions[n]} for n in names]
-        images = self.design_batch(specs, [r.seed] * len(specs), r.truncation, r.sliders)
+        images = self._paint(self._w(specs, [r.seed] * len(specs), r.truncation, r.sliders), r.size)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, im in zip(names, images):
@@ -238,7 +258,7 @@ class AvatarStudio:
         ts = [i / (frames - 1) for i in range(frames)]
         w = torch.cat([controls.interpolate(w0, w1, t) for t in ts + ts[-2:0:-1]])
         size = min(a.size, 256)
-        return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w)])
+        return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w, size)])
 
 
 def _download(repo_id: str) -> Path:

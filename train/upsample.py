@@ -1,0 +1,256 @@
+"""Stage 5: train the export upsampler (generator palette logits at 128 px -> crisp 512 / 1024 px).
+
+Example (the shipped one: two renders of the same 1500 avatars, then about an hour on one core):
+    python -m train.render_dataset --out data/up512 --n 1500 --size 512 --seed 11 --workers 1
+    python -m train.render_dataset --out data/up1024 --n 1500 --size 1024 --seed 11 --workers 1
+    python -m train.upsample --data data/up512 data/up1024 --weights weights/avatar-studio \\
+        --out runs/up --minutes 60 --export weights/avatar-studio
+    python -m train.upsample ... --resume          # continue a stopped run from its last checkpoint
+
+Training pairs are exact and free: every row of a rendered folder records its labels and its
+unlabelled choices (hat colour, accessory colour, shirt graphic), so the generator of --weights
+(trained with ``--codes data``) reproduces the row at its native size from them, and the folder
+holds the vector art's own render at 512 or 1024 px. Several folders of the same rows (same
+--seed; a later folder may hold only the first rows, a smaller --n) train every size at once.
+Each row gives --crops fixed windows; a step takes --batch of them (fewer at larger sizes: the
+same pixel count per size). The head starts as plain logit upsampling (its output layer is zero) and learns the
+residual logits; the loss is L1 of the RGBA composited on mid-grey plus L1 of its gradients.
+--export writes upsampler.json + upsampler.safetensors into a weights folder (and its checksums).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from avatar_studio.generator import load_generator
+from avatar_studio.upsampler import Upsampler, UpsamplerConfig, save_upsampler
+from train import checkpoint
+from train.dataset import encode_unlabelled, read_metadata, read_unlabelled
+from train.train import add_dataclass_arguments, batch_ids
+
+
+@dataclass
+class UpsampleConfig:
+    steps: int = 8000
+    batch: int = 12
+    lr: float = 2e-3
+    crops: int = 3                   # fixed windows per row
+    crop: int = 24                   # window side in native pixels (the head sees crop + 2 margin)
+    margin: int = 4                  # context around a window (>= the head's receptive radius)
+    grad: float = 1.0                # weight of the gradient L1 (edges)
+    width: int = 32
+    layers: int = 3
+    factor: int = 4
+    seed: int = 0
+    threads: int = 1
+    log_every: int = 50
+    checkpoint_every: int = 250
+    minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
+
+
+RESUMABLE = ("threads", "log_every", "checkpoint_every", "minutes")
+GREY = 0.5  # the background the loss (and train.evaluate_export) composites on
+
+
+def composite(rgba: torch.Tensor) -> torch.Tensor:
+    """Straight-alpha RGBA (B, 4, H, W) -> RGB on mid-grey (B, 3, H, W)."""
+    return rgba[:, :3] * rgba[:, 3:] + GREY * (1 - rgba[:, 3:])
+
+
+def loss_terms(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L1 of the grey composites, L1 of their x/y differences)."""
+    a, b = composite(fake), composite(real)
+    grad = ((a.diff(dim=-1) - b.diff(dim=-1)).abs().mean() + (a.diff(dim=-2) - b.diff(dim=-2)).abs().mean())
+    return (a - b).abs().mean(), grad
+
+
+@torch.inference_mode()
+def generator_outputs(weights: Path, rows: list[dict], codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The generator's (mix logits, palette, alpha logits) of every row from its labels and recorded codes."""
+    generator = load_generator(weights)
+    vocab = generator.config.vocab
+    mixes, palettes, alphas = [], [], []
+    for i in tqdm(range(len(rows)), desc="generator", unit="img"):
+        index, rgb = vocab.encode([rows[i]])
+        one_hot = F.one_hot(codes[i:i + 1], generator.config.code_classes).float()
+        m, p, a = generator.palette_synthesis(generator.mapping_codes(one_hot, index, rgb))
+        mixes.append(m.half()), palettes.append(p), alphas.append(a.half())
+    return torch.cat(mixes), torch.cat(palettes), torch.cat(alphas), generator
+
+
+class PairSet:
+    """Fixed crop windows: generator logits (with margin) at the native size, the renders' pixels at each size."""
+
+    def __init__(self, folders: list[Path], weights: Path, cfg: UpsampleConfig):
+        rows, counts = None, []
+        for folder in folders:
+            vocab, r = read_metadata(folder)
+            if rows is not None and r != rows[:len(r)]:
+                raise SystemExit(f"{folder} holds other avatars than {folders[0]}: render every --data folder "
+                                 f"with the same --seed (and the first with the largest --n)")
+            rows = rows or r
+            counts.append(len(r))
+        codes = encode_unlabelled(rows, read_unlabelled(folders[0]))
+        if codes is None:
+            raise SystemExit(f"{folders[0]} does not record the unlabelled choices (hat colour ...): "
+                             f"render it with python -m train.render_dataset")
+        mix, self.palette, alpha, generator = generator_outputs(weights, rows, codes)
+        if generator.config.vocabulary != vocab.to_dict():
+            raise SystemExit(f"{folders[0]} was rendered with another vocabulary than {weights}'s generator")
+        self.generator_id = f"{generator.config.name}@{generator.config.version}"
+        self.n_mix = generator.n_mix
+        self.resolution = R = generator.config.resolution
+        c, m = cfg.crop, cfg.margin
+        self.sizes = []
+        for folder in folders:
+            with Image.open(folder / rows[0]["file_name"]) as im:
+                size = im.size[0]
+            if size % (R * cfg.factor):
+                raise SystemExit(f"{folder}: {size} px is not a multiple of {cfg.factor} x the generator's {R} px")
+            self.sizes.append(size)
+        logits = F.pad(torch.cat([mix, alpha], dim=1).float(), (m, m, m, m), mode="replicate").half()
+        rng = np.random.default_rng(cfg.seed)
+        self.windows = [(i, int(y), int(x)) for i in range(len(rows))
+                        for y, x in rng.integers(0, R - c + 1, size=(cfg.crops, 2))]
+        self.inputs = torch.stack([logits[i, :, y:y + c + 2 * m, x:x + c + 2 * m] for i, y, x in self.windows])
+        self.targets = []
+        for folder, size, count in zip(folders, self.sizes, counts):
+            s = size // R
+            out = torch.empty(count * cfg.crops, 4, c * s, c * s, dtype=torch.uint8)  # windows of its rows
+            for i in tqdm(range(count), desc=f"renders {size}px", unit="img"):
+                with Image.open(folder / rows[i]["file_name"]) as im:
+                    arr = torch.from_numpy(np.asarray(im.convert("RGBA")).copy()).permute(2, 0, 1)
+                for j in range(cfg.crops):
+                    _, y, x = self.windows[i * cfg.crops + j]
+                    out[i * cfg.crops + j] = arr[:, y * s:(y + c) * s, x * s:(x + c) * s]
+            self.targets.append(out)
+        self.row_of = torch.tensor([i for i, _, _ in self.windows])
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+
+def render_crops(model: Upsampler, inputs: torch.Tensor, palette: torch.Tensor, size_factor: int,
+                 cfg: UpsampleConfig) -> torch.Tensor:
+    """The upsampler's RGBA of crops (with margin) at ``size_factor`` x native, margin cut off."""
+    x = inputs.float()
+    m, a = model.logits(x[:, :-1], palette, x[:, -1:])
+    side = x.shape[-1] * size_factor
+    rgba = model.paint_logits(m, a, palette, side)
+    cut = cfg.margin * size_factor
+    return rgba[:, :, cut:side - cut, cut:side - cut]
+
+
+def train_upsampler(folders: list[Path], weights: Path, out: Path, cfg: UpsampleConfig, resume: bool = False,
+                    progress: bool = True) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    state = None
+    if resume:
+        state = checkpoint.load_latest(out)
+        if state is None:
+            raise SystemExit(f"--resume: no usable checkpoint in {out}")
+        old = dataclasses.asdict(dataclasses.replace(cfg, **state["train_config"]))
+        if any(old[k] != v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE):
+            raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
+    elif checkpoint.list_checkpoints(out):
+        raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+    data = PairSet(folders, weights, cfg)
+    ucfg = UpsamplerConfig(generator=data.generator_id, n_mix=data.n_mix, factor=cfg.factor, width=cfg.width,
+                           layers=cfg.layers)
+    torch.manual_seed(cfg.seed)
+    model = Upsampler(ucfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    start = 0
+    if state is not None:
+        model.load_state_dict(state["model"], strict=True)
+        opt.load_state_dict(state["optimizer"])
+        start = state["step"]
+    (out / "upsample_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    factors = [size // data.resolution for size in data.sizes]
+    metrics = open(out / "metrics.jsonl", "a")
+    t0 = time.time()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="upsample", unit="step",
+               disable=not progress)
+    for step in bar:
+        ids = batch_ids(len(data), cfg.batch, step, cfg.seed)
+        palette = data.palette[data.row_of[ids]]
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        l1 = grad = torch.zeros(())
+        for factor, targets in zip(factors, data.targets):
+            n = max(1, len(ids) * factors[0] ** 2 // factor ** 2)  # the same pixel count at every size
+            keep = (ids < len(targets)).nonzero().squeeze(1)[:n]  # a folder may hold only the first rows
+            fake = render_crops(model, data.inputs[ids[keep]], palette[keep], factor, cfg)
+            a, b = loss_terms(fake, targets[ids[keep]].float() / 255)
+            l1, grad = l1 + a, grad + b
+        loss = l1 + cfg.grad * grad
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            row = {"step": done, "loss": loss.item(), "l1": l1.item(), "grad": grad.item(),
+                   "sharpness": model.log_sharpness.exp().tolist(), "minutes": round((time.time() - t0) / 60, 2)}
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
+            bar.set_postfix(l1=f"{row['l1']:.4f}", grad=f"{row['grad']:.4f}")
+        out_of_time = cfg.minutes > 0 and time.time() - t0 > cfg.minutes * 60
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
+            checkpoint.save(out, done, {"step": done, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                        "train_config": dataclasses.asdict(cfg),
+                                        "upsampler_config": dataclasses.asdict(ucfg)})
+        if out_of_time:
+            break
+    bar.close()
+    metrics.close()
+    return out
+
+
+def export_upsampler(run: Path, weights: Path) -> Path:
+    """The run's newest checkpoint -> upsampler.json + upsampler.safetensors in ``weights`` (+ checksums)."""
+    state = checkpoint.load_latest(run)
+    if state is None:
+        raise SystemExit(f"no usable checkpoint in {run}")
+    model = Upsampler(UpsamplerConfig(**state["upsampler_config"]))
+    model.load_state_dict(state["model"], strict=True)
+    save_upsampler(model, weights)
+    return weights
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.upsample", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, nargs="+", required=True,
+                        help="rendered folders of the same avatars, one per export size (e.g. 512 and 1024 px)")
+    parser.add_argument("--weights", type=Path, default=Path("weights/avatar-studio"),
+                        help="the generator's weights folder (default: the shipped one)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, metrics.jsonl)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="after training, write the upsampler into this weights folder")
+    add_dataclass_arguments(parser, UpsampleConfig)
+    args = parser.parse_args(argv)
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(UpsampleConfig)
+                 if getattr(args, f.name) is not None}
+    cfg = dataclasses.replace(UpsampleConfig(), **overrides)
+    train_upsampler(args.data, args.weights, args.out, cfg, resume=args.resume)
+    if args.export:
+        export_upsampler(args.out, args.export)
+        print(f"wrote the upsampler into {args.export}")
+
+
+if __name__ == "__main__":
+    main()
