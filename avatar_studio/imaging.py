@@ -14,9 +14,13 @@ def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(np.ascontiguousarray(a), "RGBA") for a in arr]
 
 
+FAST_PNG_ABOVE = 256  # larger exports are encoded at zlib level 1: 512 px 7 ms (12 at 6), 1024 px 27 ms (45)
+
+
 def png_bytes(image: Image.Image) -> bytes:
+    """PNG bytes (deterministic); large images favour encoding speed over ~25% of file size."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", compress_level=1 if max(image.size) > FAST_PNG_ABOVE else 6)
     return buf.getvalue()
 
 
