@@ -3,6 +3,7 @@
 Example:
     python -m train.evaluate_export --weights weights/avatar-studio --n 64 \\
         --out weights/avatar-studio/export_evaluation.json --card weights/avatar-studio/README.md
+    python -m train.evaluate_export --weights weights/avatar-studio --figure assets/crisp-1024.png
 
 The avatars are fully specified and every visible part is labelled (no hats, no shirt graphic, no
 glasses: the parts the latent code would pick are then invisible), so the vector art's render is
@@ -173,6 +174,32 @@ def write_card_section(card: Path, report: dict, extra: str = "") -> None:
     card.write_text(text)
 
 
+def crisp_figure(weights: Path, path: Path, seed: int, crop: int = 400) -> None:
+    """Before / after / DiceBear: 100% crops of the 1024 px exports of a bearded avatar, side by side."""
+    from PIL import ImageDraw
+    studio = AvatarStudio.from_pretrained(weights, device="cpu")
+    natural = avataaars.vocabulary()["palettes"]["hair_color"]
+    labels, hidden = next((l, h) for l, h in eval_labels(400, seed) if l["facial_hair"].startswith("beard")
+                          and l["hair_color"] in natural and l["eyes"] == "default"
+                          and l["mouth"] in ("smile", "default", "twinkle"))
+    size, paper = 1024, (246, 243, 238, 255)
+    images = [("before: 128 px, Lanczos + unsharp mask", old_export(studio.design(labels, 0), size)),
+              ("after: learned upsampler", studio.render({"seed": 0, "spec": labels, "size": size})),
+              ("DiceBear's vector render", dicebear(labels, hidden, size))]
+    box = (size // 2 - crop // 2, int(size * 0.36), size // 2 + crop // 2, int(size * 0.36) + crop)
+    pad, head = 12, 28
+    out = Image.new("RGBA", (len(images) * (crop + pad) + pad, crop + head + pad), paper)
+    draw = ImageDraw.Draw(out)
+    for i, (title, image) in enumerate(images):
+        tile = Image.new("RGBA", (crop, crop), paper)
+        tile.alpha_composite(image.crop(box))
+        x = pad + i * (crop + pad)
+        out.alpha_composite(tile, (x, head))
+        draw.text((x, 8), title, fill=(40, 40, 40, 255))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.convert("RGB").save(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate_export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,8 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--svg", type=int, default=8, help="avatars also traced to SVG (default 8)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     parser.add_argument("--card", type=Path, default=None, help="model card README.md to put the figures in")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="only draw the README crop (before / after / DiceBear at 1024 px) to this PNG")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.figure:
+        crisp_figure(args.weights, args.figure, args.seed)
+        print(f"wrote {args.figure}")
+        return
     report = evaluate(args.weights, args.n, args.seed, args.svg)
     text = json.dumps(report, indent=1)
     print(text)
