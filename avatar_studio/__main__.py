@@ -3,6 +3,7 @@
 Examples:
     # one avatar from a recipe (the JSON the app exports); same pixels as the app's download
     python -m avatar_studio design --recipe my-avatar.json --out my-avatar.png
+    python -m avatar_studio design --recipe my-avatar.json --out my-avatar.svg
 
     # 100 avatars with a bob haircut and random everything else, 256 px in a circle
     python -m avatar_studio batch --spec '{"hair": "bob"}' --seeds 0-99 --out out/bobs \\
@@ -169,8 +170,8 @@ def _load_studio(weights: str | None):
 
 
 def cmd_design(args: argparse.Namespace) -> None:
-    if args.out.suffix.lower() != ".png":
-        raise CliError(f"--out must name a .png file, got {str(args.out)[:200]!r}")
+    if args.out.suffix.lower() not in (".png", ".svg"):
+        raise CliError(f"--out must name a .png file (or .svg: traced vector paths), got {str(args.out)[:200]!r}")
     try:
         recipe = parse_recipe(_read_text(args.recipe, "recipe"))
     except ValueError as e:
@@ -184,7 +185,8 @@ def cmd_design(args: argparse.Namespace) -> None:
     if note:
         print(f"note: {args.recipe}: {note}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(args.out, studio.render_png(recipe))
+    svg = args.out.suffix.lower() == ".svg"
+    _write_atomic(args.out, studio.render_svg(recipe).encode() if svg else studio.render_png(recipe))
     print(args.out)
 
 
@@ -242,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "Example:\n    python -m avatar_studio design --recipe my-avatar.json "
                                         "--out my-avatar.png")
     design.add_argument("--recipe", type=Path, required=True, help="recipe JSON file ('-' reads stdin)")
-    design.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    design.add_argument("--out", type=Path, required=True,
+                        help="PNG file to write (.svg: the same export traced to vector paths)")
     design.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: shipped)")
     design.set_defaults(run=cmd_design)
 

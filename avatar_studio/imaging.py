@@ -36,7 +36,7 @@ def upscale(image: Image.Image, size: int) -> Image.Image:
 
 SVG_OPTIONS = dict(colormode="color", hierarchical="stacked", mode="spline", filter_speckle=4, color_precision=8,
                    layer_difference=8, corner_threshold=60, length_threshold=4.0, max_iterations=10,
-                   splice_threshold=45, path_precision=3)
+                   splice_threshold=45, path_precision=2)
 
 
 def svg_text(image: Image.Image) -> str:

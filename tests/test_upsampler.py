@@ -194,3 +194,13 @@ def test_shipped_128_px_exports_are_the_generators_own_pixels(shipped_studio):
     recipe = {"seed": 42, "spec": {"hair": "bob"}, "size": 128}
     got = np.asarray(Image.open(io.BytesIO(shipped_studio.render_png(recipe))))
     assert np.array_equal(got, np.asarray(shipped_studio.design(recipe["spec"], recipe["seed"])))
+
+
+def test_cli_writes_svg(trained, tmp_path):
+    from avatar_studio.__main__ import main
+    _, weights, _ = trained
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"seed": 4, "spec": {}, "size": 256}))
+    main(["design", "--recipe", str(recipe), "--out", str(tmp_path / "a.svg"), "--weights", str(weights)])
+    studio = AvatarStudio.from_pretrained(weights, device="cpu")
+    assert (tmp_path / "a.svg").read_text() == studio.render_svg(json.loads(recipe.read_text()))
