@@ -35,7 +35,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKSUMS_FILE = "checksums.json"
 # documentation beside the weights, rewritten after evaluation; never loaded
-UNCHECKED = (CHECKSUMS_FILE, "README.md", "evaluation.json", "training.json")
+UNCHECKED = (CHECKSUMS_FILE, "README.md", "evaluation.json", "training.json", "export_evaluation.json")
 
 
 class WeightsError(RuntimeError):
