@@ -174,6 +174,19 @@ def write_card_section(card: Path, report: dict, extra: str = "") -> None:
     card.write_text(text)
 
 
+def training_note(run: Path) -> str:
+    """One paragraph on how the upsampler of ``run`` was trained (from its config and metrics)."""
+    cfg = json.loads((run / "upsample_config.json").read_text())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    last = rows[-1]
+    data = ", ".join(f"{n} avatars from `{folder}`" for folder, n in cfg.get("data", {}).items())
+    return (f"Training (`{run}`{': ' + data if data else ''}): {last['step']} steps of {cfg['batch']} crops ({cfg['crop']} px native windows, "
+            f"{cfg['crops']} per avatar) in {last['minutes']:.0f} min on one CPU thread; head {cfg['layers']} x "
+            f"{cfg['width']} channels, x{cfg['factor']} pixel shuffle; loss L1 on mid-grey + {cfg['grad']} x "
+            f"gradient L1; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
+            f"{last['sharpness'][1]:.2f} (beyond).")
+
+
 def crisp_figure(weights: Path, path: Path, seed: int, crop: int = 400) -> None:
     """Before / after / DiceBear: 100% crops of the 1024 px exports of a bearded avatar, side by side."""
     from PIL import ImageDraw
@@ -209,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--svg", type=int, default=8, help="avatars also traced to SVG (default 8)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     parser.add_argument("--card", type=Path, default=None, help="model card README.md to put the figures in")
+    parser.add_argument("--run", type=Path, default=None, help="the upsampler's training run (for the card)")
     parser.add_argument("--figure", type=Path, default=None,
                         help="only draw the README crop (before / after / DiceBear at 1024 px) to this PNG")
     args = parser.parse_args(argv)
@@ -223,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         args.out.write_text(text + "\n")
     if args.card:
-        write_card_section(args.card, report)
+        write_card_section(args.card, report, training_note(args.run) if args.run else "")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Stage 5: train the export upsampler (generator palette logits at 128 px -> crisp 512 / 1024 px).
 
-Example (the shipped one: two renders of the same 1500 avatars, then about an hour on one core):
+Example (the shipped one: 1500 avatars at 512 px, the first 1000 of them at 1024 px, then
+65 + 16 minutes on one core):
     python -m train.render_dataset --out data/up512 --n 1500 --size 512 --seed 11 --workers 1
-    python -m train.render_dataset --out data/up1024 --n 1500 --size 1024 --seed 11 --workers 1
+    python -m train.render_dataset --out data/up1024 --n 1000 --size 1024 --seed 11 --workers 1
     python -m train.upsample --data data/up512 data/up1024 --weights weights/avatar-studio \\
-        --out runs/up --minutes 60 --export weights/avatar-studio
+        --out runs/up1 --steps 8000 --minutes 65
     python -m train.upsample ... --resume          # continue a stopped run from its last checkpoint
+    python -m train.upsample --data data/up512 data/up1024 --out runs/up2 --init_from runs/up1 \\
+        --lr 5e-4 --grad 2 --steps 1800 --minutes 16 --export weights/avatar-studio  # warm-started stage
 
 Training pairs are exact and free: every row of a rendered folder records its labels and its
 unlabelled choices (hat colour, accessory colour, shirt graphic), so the generator of --weights
@@ -58,6 +61,7 @@ class UpsampleConfig:
     log_every: int = 50
     checkpoint_every: int = 250
     minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
+    init_from: str = ""              # warm start: the head of another run's newest checkpoint (fresh schedule)
 
 
 RESUMABLE = ("threads", "log_every", "checkpoint_every", "minutes")
@@ -102,6 +106,7 @@ class PairSet:
                                  f"with the same --seed (and the first with the largest --n)")
             rows = rows or r
             counts.append(len(r))
+        self.counts = counts
         codes = encode_unlabelled(rows, read_unlabelled(folders[0]))
         if codes is None:
             raise SystemExit(f"{folders[0]} does not record the unlabelled choices (hat colour ...): "
@@ -178,7 +183,16 @@ def train_upsampler(folders: list[Path], weights: Path, out: Path, cfg: Upsample
         model.load_state_dict(state["model"], strict=True)
         opt.load_state_dict(state["optimizer"])
         start = state["step"]
-    (out / "upsample_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    elif cfg.init_from:
+        warm = checkpoint.load_latest(Path(cfg.init_from))
+        if warm is None:
+            raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
+        if warm["upsampler_config"] != dataclasses.asdict(ucfg):
+            raise SystemExit(f"--init_from: {cfg.init_from} holds another head {warm['upsampler_config']}")
+        model.load_state_dict(warm["model"], strict=True)
+    record = {**dataclasses.asdict(cfg), "data": {str(f): n for f, n in zip(folders, data.counts)},
+              "weights": str(weights), "upsampler": dataclasses.asdict(ucfg)}
+    (out / "upsample_config.json").write_text(json.dumps(record, indent=1) + "\n")
     factors = [size // data.resolution for size in data.sizes]
     metrics = open(out / "metrics.jsonl", "a")
     t0 = time.time()
