@@ -189,11 +189,14 @@ def test_upsample_cli_help_has_an_example():
 
 @pytest.mark.slow
 def test_shipped_128_px_exports_are_the_generators_own_pixels(shipped_studio):
-    """At the native size nothing is upsampled: the export is design()'s picture (the golden images)."""
+    """At the native size nothing is upsampled: the export is design()'s picture (the golden images)
+    finished as before the upsampler."""
+    from avatar_studio.imaging import finish
     assert shipped_studio.upsampler is not None
-    recipe = {"seed": 42, "spec": {"hair": "bob"}, "size": 128}
+    recipe = {"seed": 42, "spec": {"hair": "bob"}, "size": 128, "frame": "circle"}
     got = np.asarray(Image.open(io.BytesIO(shipped_studio.render_png(recipe))))
-    assert np.array_equal(got, np.asarray(shipped_studio.design(recipe["spec"], recipe["seed"])))
+    want = finish(shipped_studio.design(recipe["spec"], recipe["seed"]), 128, "transparent", "circle", "none")
+    assert np.array_equal(got, np.asarray(want))
 
 
 def test_cli_writes_svg(trained, tmp_path):

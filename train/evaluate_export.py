@@ -180,9 +180,10 @@ def training_note(run: Path) -> str:
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     last = rows[-1]
     data = ", ".join(f"{n} avatars from `{folder}`" for folder, n in cfg.get("data", {}).items())
-    return (f"Training (`{run}`{': ' + data if data else ''}): {last['step']} steps of {cfg['batch']} crops ({cfg['crop']} px native windows, "
+    warm = f", warm-started from `{cfg['init_from']}`" if cfg.get("init_from") else ""
+    return (f"Training (`{run}`{': ' + data if data else ''}{warm}): {last['step']} steps of {cfg['batch']} crops ({cfg['crop']} px native windows, "
             f"{cfg['crops']} per avatar) in {last['minutes']:.0f} min on one CPU thread; head {cfg['layers']} x "
-            f"{cfg['width']} channels, x{cfg['factor']} pixel shuffle; loss L1 on mid-grey + {cfg['grad']} x "
+            f"{cfg['width']} channels, x{cfg['factor']} pixel shuffle; lr {cfg['lr']}; loss L1 on mid-grey + {cfg['grad']} x "
             f"gradient L1; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
             f"{last['sharpness'][1]:.2f} (beyond).")
 
