@@ -163,7 +163,7 @@ def write_card_section(card: Path, report: dict, extra: str = "") -> None:
             s = row["svg"]
             lines.append(f"- SVG at {size} px (vtracer, {s['n']} avatars): {s['kib']} KiB, rasterised back "
                          f"PSNR {s['psnr_vs_png']} dB against the PNG, {s['psnr_vs_reference']} dB against DiceBear.")
-    lines += [extra.strip(), ""] if extra.strip() else [""]
+    lines += ["", extra.strip(), ""] if extra.strip() else [""]
     section = "\n".join(lines)
     if SECTION in text:
         head, _, rest = text.partition(SECTION)
