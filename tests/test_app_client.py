@@ -12,7 +12,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from avatar_studio.ui import build_demo, launch
+from avatar_studio.serving import launch
+from avatar_studio.ui import build_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 

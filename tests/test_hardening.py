@@ -41,7 +41,8 @@ from PIL import Image
 
 from avatar_studio import ui
 from avatar_studio.recipe import FRAMES, SIZES
-from avatar_studio.ui import MAX_BODY_BYTES, Designer, build_demo, launch
+from avatar_studio.serving import MAX_BODY_BYTES, launch
+from avatar_studio.ui import Designer, build_demo
 from train.benchmark_load import Answer, Server, call, fetch_files, free_port, join
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ FUZZ_REQUESTS = 520
 # ---- fixtures and helpers --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def app(studio):
-    """The app launched in this process with ui.launch (guard, limits, queue) on 127.0.0.1."""
+    """The app launched in this process with serving.launch (guard, limits, queue) on 127.0.0.1."""
     demo = build_demo(studio)
     _, url, share_url = launch(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                quiet=True)
@@ -487,7 +488,8 @@ NETWORK_PROBE = textwrap.dedent("""
         return create_connection(address, *args, **kwargs)
     socket.create_connection = create
     from avatar_studio import AvatarStudio
-    from avatar_studio.ui import build_demo, launch
+    from avatar_studio.serving import launch
+    from avatar_studio.ui import build_demo
     studio = AvatarStudio.from_pretrained(weights, device="cpu")
     demo = build_demo(studio)
     at_build = list(seen)

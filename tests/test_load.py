@@ -19,8 +19,10 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
-from avatar_studio import ui
-from avatar_studio.ui import build_demo, launch
+import dataclasses
+
+from avatar_studio.serving import SETTINGS, launch
+from avatar_studio.ui import build_demo
 from train.benchmark_load import Server, free_port, join, load, queue_full, soak, valid_png
 
 SOAK_SETTINGS = {"delete_cache": (1, 3), "state_capacity": 50}
@@ -57,9 +59,8 @@ def test_64_concurrent_clients_for_30_seconds_at_512_px(server):
 
 def test_a_full_queue_answers_queue_is_full_and_the_server_recovers_at_once(studio, tmp_path, monkeypatch):
     """The app's own launch with a queue of 4, in this process (starts in a second)."""
-    monkeypatch.setitem(ui.QUEUE, "max_size", 4)
     demo = build_demo(studio)
-    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    _, url, _ = launch(demo, dataclasses.replace(SETTINGS, max_queue=4), server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     url = url.rstrip("/")
     try:
         r = queue_full(url, burst=32, size=1024)

@@ -7,7 +7,7 @@ Example:
 
 Starts the app in a child process on 127.0.0.1 with a Gradio temp folder of its own: app.py itself,
 or, when --max-size, --delete-cache or --state-capacity change a setting, the same build_demo +
-ui.launch with those settings changed. Then drives /design over Gradio's HTTP API the way any
+serving.launch with those settings changed. Then drives /design over Gradio's HTTP API the way any
 client does (POST /gradio_api/call/design, read the event stream, fetch the PNG, check it decodes):
 
   load        --clients threads, each its own connection, asking one after another for --seconds:
@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from avatar_studio.ui import LAUNCH, QUEUE
+from avatar_studio.serving import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +63,7 @@ class Server:
 
     Without settings this runs ``python app.py`` with AVATAR_STUDIO_WEIGHTS; with any of queue
     max_size, delete_cache (frequency, age) or state_session_capacity, ``python -m
-    train.benchmark_load --serve`` (the same build_demo + ui.launch, those settings changed).
+    train.benchmark_load --serve`` (the same build_demo + serving.launch, those settings changed).
     ``env`` adds or, with None values, removes environment variables.
     """
 
@@ -144,17 +144,15 @@ class Server:
 def serve(weights: Path, port: int, max_size: int | None, delete_cache: tuple[int, int] | None,
           state_capacity: int | None) -> None:
     """app.py's start-up with some settings changed (runs in the child process)."""
-    from avatar_studio import AvatarStudio, ui
+    import dataclasses
+    from avatar_studio import AvatarStudio
+    from avatar_studio.serving import launch
+    from avatar_studio.ui import build_demo
     studio = AvatarStudio.from_pretrained(weights)
     studio.render_png({"seed": 0, "spec": {}})
-    demo = ui.build_demo(studio)
-    if delete_cache is not None:
-        demo.delete_cache = delete_cache
-    if max_size is not None:
-        ui.QUEUE = {**ui.QUEUE, "max_size": max_size}
-    if state_capacity is not None:
-        ui.LAUNCH = {**ui.LAUNCH, "state_session_capacity": state_capacity}
-    ui.launch(demo, server_name="127.0.0.1", server_port=port)
+    changed = {"delete_cache": delete_cache, "max_queue": max_size, "state_session_capacity": state_capacity}
+    settings = dataclasses.replace(SETTINGS, **{k: v for k, v in changed.items() if v is not None})
+    launch(build_demo(studio), settings, server_name="127.0.0.1", server_port=port)
 
 
 # ---- one request -----------------------------------------------------------------------------
@@ -357,7 +355,7 @@ def soak(server: Server, n: int, size: int = 512, delete_cache: tuple[int, int] 
             "rss_end_mb": round(rss_end, 1), "rss_max_mb": round(rss_max, 1),
             "rss_growth_after_warmup_mb": round(rss_end - rss_warm, 1),
             "rss_growth_per_request_kb": round((rss_end - rss_warm) * 1024 / max(1, n - warmup), 1),
-            "state_session_capacity": state_capacity or LAUNCH["state_session_capacity"],
+            "state_session_capacity": state_capacity or SETTINGS.state_session_capacity,
             "open_files_after_warmup": files_warm, "open_files_end": files_end,
             "delete_cache": list(delete_cache or SHIPPED_DELETE_CACHE),
             "temp_files_max": temp_max, "temp_files_end": temp_end, "temp_files_after_sweep": swept}
@@ -395,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         return serve(args.weights, args.port, args.max_size, args.delete_cache, args.state_capacity)
     if args.clients < 1 or args.seconds <= 0 or args.soak < 0:
         parser.error("--clients must be >= 1, --seconds > 0 and --soak >= 0")
-    max_size = args.max_size or QUEUE["max_size"]
+    max_size = args.max_size or SETTINGS.max_queue
     with Server(args.weights, max_size=args.max_size, delete_cache=args.delete_cache,
                 state_capacity=args.state_capacity) as server:
         result = {"weights": str(args.weights), "load": load(server.url, args.clients, args.seconds, args.size),

@@ -15,7 +15,8 @@ import train  # noqa: F401
 from PIL import Image
 
 from avatar_studio import AvatarStudio
-from avatar_studio.ui import build_demo, launch
+from avatar_studio.serving import launch
+from avatar_studio.ui import build_demo
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
