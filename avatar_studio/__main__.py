@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe, check_seed, parse_rec
 
 PROG = "python -m avatar_studio"
 MAX_SEEDS = 100_000
+MAX_RECIPES = 100_000           # recipes of one --recipes file or folder
 EXPORT_FLAGS = ("size", "background", "frame", "border", "truncation", "sliders")
 
 
@@ -73,10 +75,15 @@ def recipes_from_jsonl(path: Path, overrides: dict) -> list[tuple[str, str, Reci
     """(name, where, recipe) per non-blank line; the name is the line number."""
     items = []
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        for number in range(1, 2**63):
+            raw = f.readline(MAX_RECIPE_BYTES + 2)     # a line never read past the size limit
+            if not raw:
+                break
             where = f"{path}:{number}"
-            if len(raw) > MAX_RECIPE_BYTES:
+            if len(raw.rstrip(b"\r\n")) > MAX_RECIPE_BYTES:
                 raise CliError(f"{where}: recipe is too large (at most {MAX_RECIPE_BYTES} bytes)")
+            if len(items) == MAX_RECIPES:
+                raise CliError(f"{path} holds more than {MAX_RECIPES} recipes; split the batch")
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -92,8 +99,19 @@ def recipes_from_jsonl(path: Path, overrides: dict) -> list[tuple[str, str, Reci
 
 def recipes_from_folder(folder: Path, overrides: dict) -> list[tuple[str, str, Recipe]]:
     """(file stem, where, recipe) for every *.json file of the folder, in name order."""
+    paths = []
+    for path in folder.glob("*.json"):                  # every entry named *.json must be a recipe file
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError as e:                            # a dangling link, no permission
+            raise CliError(f"{path}: cannot be read ({e.strerror})") from None
+        if not regular:
+            raise CliError(f"{path}: not a regular file (a folder, a pipe or a device); move it out of {folder}")
+        if len(paths) == MAX_RECIPES:
+            raise CliError(f"{folder} holds more than {MAX_RECIPES} recipes; split the batch")
+        paths.append(path)
     items = []
-    for path in sorted(p for p in folder.glob("*.json") if p.is_file()):
+    for path in sorted(paths):
         try:
             items.append((path.stem, str(path),
                           _with_overrides(parse_recipe(_read_text(path, "recipe")), overrides)))
@@ -156,6 +174,11 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def printable(text: str) -> str:
+    """One terminal line: control characters (escape codes, newlines) in echoed input shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 # ---- writing ------------------------------------------------------------------------------
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -182,7 +205,7 @@ def cmd_design(args: argparse.Namespace) -> None:
         raise CliError(f"{args.recipe}: {e}") from None
     note = studio.version_note(recipe)
     if note:
-        print(f"note: {args.recipe}: {note}", file=sys.stderr)
+        print(printable(f"note: {args.recipe}: {note}"), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(args.out, studio.render_png(recipe))
     print(args.out)
@@ -222,7 +245,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
             raise CliError(f"{where}: {e}" if where else str(e)) from None
     notes = sorted({studio.version_note(r) for _, r in checked} - {None})
     for note in notes:  # one line per other version, not one per recipe
-        print(f"note: {note}", file=sys.stderr)
+        print(printable(f"note: {note}"), file=sys.stderr)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for name, recipe in tqdm(checked, desc="design", unit="avatar"):
@@ -277,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.run(args)
     except (CliError, ValueError, WeightsError) as e:
-        print(f"{PROG}: error: " + " ".join(str(e).split()), file=sys.stderr)
+        print(printable(f"{PROG}: error: " + " ".join(str(e).split())), file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"{PROG}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(printable(f"{PROG}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": ")), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -34,6 +34,7 @@ from avatar_studio.attributes import Vocabulary
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKSUMS_FILE = "checksums.json"
+MAX_CHECKSUMS_BYTES = 1 << 20
 # documentation beside the weights, rewritten after evaluation; never loaded
 UNCHECKED = (CHECKSUMS_FILE, "README.md", "evaluation.json", "training.json")
 
@@ -286,14 +287,24 @@ def verify_checksums(folder: Path) -> None:
     manifest_path = folder / CHECKSUMS_FILE
     if not manifest_path.is_file():
         raise WeightsError(f"{manifest_path} is missing: cannot verify the weights")
+    with open(manifest_path, "rb") as f:
+        data = f.read(MAX_CHECKSUMS_BYTES + 1)
+    if len(data) > MAX_CHECKSUMS_BYTES:
+        raise WeightsError(f"{manifest_path} is too large (at most {MAX_CHECKSUMS_BYTES} bytes)")
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(data)
+    except RecursionError:
+        raise WeightsError(f"{manifest_path} is not valid JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise WeightsError(f"{manifest_path} is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or not all(isinstance(v, str) for v in manifest.values()):
+        raise WeightsError(f"{manifest_path} must map file names to SHA-256 hex digests")
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if name not in manifest:
             raise WeightsError(f"{manifest_path} has no checksum for {name}")
     for name, expected in manifest.items():
+        if name in ("", ".", "..") or Path(name).name != name or "\\" in name:    # never a path: no reads outside
+            raise WeightsError(f"{manifest_path} lists {name[:80]!r}, which is not a file of the weights folder")
         path = folder / name
         if not path.is_file():
             raise WeightsError(f"{path} is missing (listed in {CHECKSUMS_FILE})")

@@ -22,49 +22,169 @@ Gradio internals this relies on (gradio 6.31; recheck them on every Gradio upgra
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import inspect
 import json
 import os
 import re
+import time
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import gradio as gr
 from gradio import processing_utils
+from gradio import utils as gradio_utils
 from gradio.data_classes import FileData
 from gradio_client import utils as client_utils
 
+from avatar_studio.fair import Ledger, check_session, client_address
+
 EVENT_CALL = re.compile(r"(?:/.*)?/gradio_api/(?:queue/join|(?P<route>call/v2|call|run|api)/(?P<name>[^/]+))/?")
 EVENT_STREAM = re.compile(r"(?:/.*)?/gradio_api/(?:queue/data|call/(?:v2/)?[^/]+/(?P<event>[^/]+))/?")
+STREAM_INPUT = re.compile(r"(?:/.*)?/gradio_api/stream/(?P<event>[^/]+)/?")
 FILE_ROUTE = re.compile(r"(?:/.*)?/gradio_api/file[=/](?P<target>.*)")
+UPLOAD_ROUTE = re.compile(r"(?:/.*)?/gradio_api/upload/?")
+CUSTOM_COMPONENT = re.compile(r"(?:/.*)?/(?:gradio_api/)?custom_component/.*")
+HEAVY_LANE = "heavy"                # the concurrency id of expensive events (ui.py puts them there)
+UPLOADS = "uploads"                 # uploads go to this folder inside Gradio's cache folder, and only they
+MAX_PATH = 2048                     # characters of a request path
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def uploads_folder() -> Path:
+    """Where uploads are kept (``serving`` points Gradio there): never served, whatever is in memory."""
+    return Path(gradio_utils.get_upload_folder()).resolve() / UPLOADS
 
 
 class RequestGuard:
-    """ASGI middleware: every request to an event, a result stream or a file is checked first."""
+    """ASGI middleware: every request to an event, a result stream, an upload or a file is checked first."""
 
-    def __init__(self, app):
+    def __init__(self, app, ledger: Ledger | None = None, proxy_hops: int = 0):
         self.app = app
+        self.ledger = ledger or Ledger()
+        self.proxy_hops = proxy_hops
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method, blocks = scope["path"], scope["method"], scope["app"].get_blocks()
-        refusal = None
-        if method == "POST" and (m := EVENT_CALL.fullmatch(path)):
+        refusal, track = None, None
+        if len(path) > MAX_PATH or CONTROL.search(path):        # nothing like it reaches a log line
+            refusal = 400, "the request path is too long or has control characters"
+        elif CUSTOM_COMPONENT.fullmatch(path):
+            refusal = 404, "this app has no custom components"
+        elif method == "POST" and (m := EVENT_CALL.fullmatch(path)):
             body = await _read_body(receive)            # bounded by FastAPI's max_body_size
-            refusal = _check_call(blocks, m["route"], m["name"], body)
+            refusal, fn, session = _check_call(blocks, m["route"], m["name"], body)
+            if refusal is None:
+                refusal, send = self._admit(scope, blocks, fn, session, send)
             receive = _replay(body, receive)
+        elif method == "POST" and (m := STREAM_INPUT.fullmatch(path)):
+            body = await _read_body(receive)
+            refusal = _check_stream_input(blocks, m["event"], body)
+            receive = _replay(body, receive)
+        elif method == "POST" and UPLOAD_ROUTE.fullmatch(path):
+            body = await _read_body(receive)
+            refusal = _check_upload(scope, body) or _refused(429, self.ledger.upload_refusal(self._address(scope)))
+            if refusal is None:
+                return await _upload_into_folder(self.app, scope, _replay(body, receive), send)
         elif method == "GET" and (m := EVENT_STREAM.fullmatch(path)):
-            refusal = _check_stream(blocks._queue, m["event"], scope.get("query_string", b""))
+            refusal, track = _check_stream(blocks._queue, m["event"], scope.get("query_string", b""))
         elif method in ("GET", "HEAD") and (m := FILE_ROUTE.fullmatch(path)):
-            refusal = _check_file(blocks, m["target"])
-        if refusal is None:
+            refusal = _check_file(m["target"])
+        if refusal is not None:
+            status, detail = refusal
+            data = json.dumps({"detail": detail}).encode()
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+            return await send({"type": "http.response.body", "body": data})
+        if track is None:
             return await self.app(scope, receive, send)
-        status, detail = refusal
-        data = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+        self.ledger.listen(track)                       # a result stream: its session's work is wanted
+        unpark(blocks._queue, self.ledger, track)
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            self.ledger.unlisten(track)
+
+    def _address(self, scope) -> str:
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
+        return client_address((scope.get("client") or (None,))[0], forwarded, self.proxy_hops)
+
+    def _admit(self, scope, blocks, fn, session: str | None, send):
+        """Per-client bounds for an event about to join; ``send`` wrapped to note the event id it gets."""
+        queue, address = blocks._queue, self._address(scope)
+        heavy = fn.concurrency_id == HEAVY_LANE
+        reason = self.ledger.refusal(address, session, heavy, queue.event_ids_to_events)
+        if reason is not None:
+            return (429, reason), send
+        started, chunks = {}, []
+
+        async def noting(message):
+            if message["type"] == "http.response.start":
+                started["status"] = message["status"]
+            elif message["type"] == "http.response.body" and started.get("status") == 200:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self._joined(queue, address, session, heavy, b"".join(chunks))
+            await send(message)
+        return None, noting
+
+    def _joined(self, queue, address: str, session: str | None, heavy: bool, body: bytes) -> None:
+        try:
+            event_id = json.loads(body).get("event_id")
+        except (ValueError, AttributeError):
+            return
+        event = queue.event_ids_to_events.get(event_id) if isinstance(event_id, str) else None
+        if event is None:
+            return
+        self.ledger.add(address, session, event_id, heavy)
+        if not self.ledger.listeners.get(event.session_hash):
+            park(queue, self.ledger, event)             # until someone listens for it, or dropped
+        else:
+            lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
+            if lane is not None:
+                self.ledger.round_robin(lane.queue)
+
+
+# ---- work nobody waits for ------------------------------------------------------------------------
+def park(queue, ledger: Ledger, event) -> None:
+    """Take a queued event out of its lane until a result stream for its session opens."""
+    lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
+    if lane is not None and event in lane.queue:
+        lane.queue.remove(event)
+        ledger.parked[event._id] = event
+
+
+def unpark(queue, ledger: Ledger, session: str) -> None:
+    """Put a session's parked events back into their lanes (clients taking turns)."""
+    for event_id, event in list(ledger.parked.items()):
+        if event.session_hash == session:
+            del ledger.parked[event_id]
+            lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
+            if lane is not None and event.alive:
+                lane.queue.append(event)
+                ledger.round_robin(lane.queue)
+
+
+async def drop_unwanted(queue, ledger: Ledger, grace: float) -> int:
+    """Forget parked events older than ``grace`` s (nobody listened); returns how many."""
+    now, dropped = time.monotonic(), 0
+    for event_id, event in list(ledger.parked.items()):
+        if now - event.enqueue_time > grace:
+            del ledger.parked[event_id]
+            await queue.clean_events(event_id=event_id)
+            queue.event_ids_to_events.pop(event_id, None)
+            ids = queue.pending_event_ids_session.get(event.session_hash)
+            if ids is not None:
+                ids.discard(event_id)
+                if not ids:
+                    queue.pending_event_ids_session.pop(event.session_hash, None)
+            dropped += 1
+    ledger.prune(queue.event_ids_to_events)
+    return dropped
 
 
 async def _read_body(receive) -> bytes:
@@ -85,38 +205,48 @@ def _replay(body: bytes, receive):
     return replay
 
 
-def _check_call(blocks: gr.Blocks, route: str | None, name: str | None, body: bytes) -> tuple[int, str] | None:
-    """Why an event request is refused (status, reason), or None to let it through."""
+def _check_call(blocks: gr.Blocks, route: str | None, name: str | None, body: bytes):
+    """(refusal or None, the event's BlockFunction, the session id) of an event request."""
     try:
         request = json.loads(body)
     except (ValueError, RecursionError):
-        return 400, "the request body is not valid JSON"
+        return (400, "the request body is not valid JSON"), None, None
     if not isinstance(request, dict):
-        return 422, "the request body must be a JSON object"
+        return (422, "the request body must be a JSON object"), None, None
     public = {fn.api_name: fn for fn in blocks.fns.values() if fn.api_visibility == "public" and fn.fn}
     if route is None:                                   # queue/join: the page's events, by index
         index = request.get("fn_index")
         fn = blocks.fns.get(index) if type(index) is int else None
         if fn is None or fn.fn is None:
-            return 404, f"no event {str(index)[:40]} on this page"
+            return (404, f"no event {str(index)[:40]} on this page"), None, None
+        try:
+            session = check_session(request.get("session_hash"))
+        except ValueError as e:
+            return (422, str(e)), None, None
     elif name not in public:
-        return 404, f"no API endpoint {name[:40]!r}; this app offers: {', '.join('/' + n for n in public)}"
+        return (404, f"no API endpoint {name[:40]!r}; this app offers: {', '.join('/' + n for n in public)}"), None, None
     else:
-        fn = public[name]
+        fn, session = public[name], None
     if route == "call/v2":                              # a public endpoint's inputs by parameter name
         params = inspect.signature(fn.fn).parameters
         unknown = [k for k in request if k not in params and k != "oauth_token"]    # Gradio drops the token
         missing = [k for k, p in params.items() if p.default is p.empty and k not in request]
         if unknown or missing:
-            return 422, (f"/{name} takes {', '.join(params)}; "
-                         + (f"unknown: {str(unknown[0])[:40]!r}" if unknown else f"missing: {missing[0]!r}"))
-        return None
+            return (422, (f"/{name} takes {', '.join(params)}; "
+                          + (f"unknown: {str(unknown[0])[:40]!r}" if unknown else f"missing: {missing[0]!r}"))), None, None
+        return None, fn, session
+    return _check_inputs(fn, request, by_name=route is not None), fn, session
+
+
+def _check_inputs(fn, request: dict, by_name: bool) -> tuple[int, str] | None:
+    """Why an event's "data" (and "event_data") are refused, or None: exactly its inputs, files only uploaded ones."""
     data, counts = request.get("data"), {len(fn.inputs)}
-    if route is not None:                               # by name, session state may be left out
+    if by_name:                                         # by name, session state may be left out
         counts.add(len([block for block in fn.inputs if not block.skip_api]))
     if not isinstance(data, list) or len(data) not in counts:
         got = f"{len(data)}" if isinstance(data, list) else type(data).__name__
-        takes = f"/{name} takes ({', '.join(inspect.signature(fn.fn).parameters)})" if route else f"{fn.name} takes"
+        takes = f"/{fn.api_name} takes ({', '.join(inspect.signature(fn.fn).parameters)})" if by_name \
+            else f"{fn.name} takes"
         return 422, f"{takes} {len(fn.inputs)} input value(s) as the list \"data\", got {got}"
     inputs = fn.inputs if len(data) == len(fn.inputs) else [block for block in fn.inputs if not block.skip_api]
     for block, value in zip(inputs, data):              # files: only in a file input, only uploaded ones
@@ -125,7 +255,7 @@ def _check_call(blocks: gr.Blocks, route: str | None, name: str | None, body: by
                 path = None if value is None else FileData.model_validate(value).path
             except ValueError:
                 return 422, f"{fn.name} takes a file as {{\"path\": ..., \"meta\": {{\"_type\": \"gradio.FileData\"}}}}"
-            if path is not None and not _uploaded(blocks, path):
+            if path is not None and not _uploaded(path):
                 return 403, "only a file uploaded to /gradio_api/upload can be read"
             if path is not None and block.file_types and not client_utils.is_valid_file(path, block.file_types):
                 return 422, f"{fn.name} takes only {', '.join(block.file_types)} files"
@@ -142,6 +272,77 @@ def _check_call(blocks: gr.Blocks, route: str | None, name: str | None, body: by
     return None
 
 
+def _check_stream_input(blocks: gr.Blocks, event_id: str, body: bytes) -> tuple[int, str] | None:
+    """New inputs for a streaming event: the event must stream, and the inputs pass as at join."""
+    event = blocks._queue.event_ids_to_events.get(event_id)
+    if event is None or event.fn.connection != "stream":
+        return 404, "no streaming request with that id (this app streams no inputs)"
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return 400, "the request body is not valid JSON"
+    if not isinstance(request, dict):
+        return 422, "the request body must be a JSON object"
+    return _check_inputs(event.fn, request, by_name=False)
+
+
+def _check_upload(scope, body: bytes) -> tuple[int, str] | None:
+    """One file per upload (the page's upload button sends one recipe)."""
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+    boundary = re.search(r"boundary=\"?([^\";]+)", content_type)
+    if boundary is None:
+        return 400, "an upload is multipart/form-data"
+    files = body.count(b"--" + boundary[1].encode("latin-1") + b"\r\n")
+    if files != 1:
+        return 422, f"upload one file at a time, got {files}"
+    return None
+
+
+async def _upload_into_folder(app, scope, receive, send) -> None:
+    """Let Gradio store the upload, then move it into the uploads folder and answer with its new path.
+
+    Gradio answers before its background task has put the file in place, so the answer is held
+    until the whole request (background task included) is done.
+    """
+    held = []
+
+    async def hold(message):
+        held.append(message)
+    await app(scope, receive, hold)
+    start = next((m for m in held if m["type"] == "http.response.start"), None)
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    if start is None or start["status"] != 200:
+        for message in held:
+            await send(message)
+        return
+    try:
+        paths = [await asyncio.to_thread(_move_upload, p) for p in json.loads(body)]
+        status, body = 200, json.dumps(paths).encode()
+    except (OSError, ValueError, TypeError):
+        status, body = 500, json.dumps({"detail": "the upload could not be stored"}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _move_upload(path: str) -> str:
+    """<cache>/<hash>/<name> -> <cache>/uploads/<hash>/<name>; returns the new path."""
+    source = Path(path).resolve()
+    root = uploads_folder().parent
+    if not source.is_relative_to(root) or source.is_relative_to(uploads_folder()):
+        raise ValueError(f"unexpected upload path {path[:80]!r}")
+    target = uploads_folder() / source.relative_to(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    with contextlib.suppress(OSError):
+        source.parent.rmdir()
+    return str(target)
+
+
+def _refused(status: int, reason: str | None) -> tuple[int, str] | None:
+    return None if reason is None else (status, reason)
+
+
 def _has_file(value: object) -> bool:
     """Whether Gradio would take part of ``value`` for a file (a FileData dict), at any depth."""
     stack = [value]
@@ -153,23 +354,25 @@ def _has_file(value: object) -> bool:
     return False
 
 
-def _uploaded(blocks: gr.Blocks, path: str) -> bool:
-    """Whether ``path`` is a file someone uploaded through /gradio_api/upload."""
-    path = os.path.abspath(path)
-    return any(os.path.abspath(upload) == path for upload in list(blocks.upload_file_set))
+def _uploaded(path: str) -> bool:
+    """Whether ``path`` (as Gradio would open it) is in the uploads folder."""
+    try:
+        return Path(os.path.abspath(path)).resolve().is_relative_to(uploads_folder())
+    except (OSError, ValueError):
+        return False
 
 
-def _check_file(blocks: gr.Blocks, target: str) -> tuple[int, str] | None:
+def _check_file(target: str) -> tuple[int, str] | None:
     """/file= serves the files the app made; Gradio itself refuses anything outside its folders."""
     if re.match(r"https?:", target, re.IGNORECASE):
         return 403, "this app serves only its own files, never a remote URL"
-    if _uploaded(blocks, target):                        # as Gradio would open it: os.path.abspath
+    if _uploaded(target):                                # by folder: also after a restart
         return 403, "uploaded files are read by the app, never served back"
     return None
 
 
-def _check_stream(queue, event_id: str | None, query: bytes) -> tuple[int, str] | None:
-    """A result stream must be for a session (queue/data) or event (call/...) the queue holds."""
+def _check_stream(queue, event_id: str | None, query: bytes):
+    """(refusal or None, the session): a result stream must be for a session or event the queue holds."""
     if event_id is None:
         session = parse_qs(query.decode("latin-1")).get("session_hash", [None])[0]
     else:                                               # as Gradio resolves it
@@ -177,8 +380,8 @@ def _check_stream(queue, event_id: str | None, query: bytes) -> tuple[int, str] 
         session = event.session_hash if event is not None else next(
             (s for s, ids in queue.pending_event_ids_session.items() if event_id in ids), event_id)
     if session not in queue.pending_messages_per_session:
-        return 404, "no such request in the queue (it has finished, or never joined)"
-    return None
+        return (404, "no such request in the queue (it has finished, or never joined)"), None
+    return None, session
 
 
 def _message(error: Exception) -> str:

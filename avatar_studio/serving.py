@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ import gradio as gr
 from gradio import utils as gradio_utils
 from starlette.middleware import Middleware
 
-from avatar_studio.guard import RequestGuard
+from avatar_studio.fair import Ledger, Limits
+from avatar_studio.guard import RequestGuard, drop_unwanted, uploads_folder
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
 MAX_BODY_BYTES = 256 * 1024     # any request; the largest honest body is a 64 KB recipe upload
@@ -38,6 +39,12 @@ class ServeSettings:
     state_session_capacity: int = 2000        # visitors whose page state Gradio keeps
     max_file_size: str = "64kb"               # one upload
     max_body_bytes: int = MAX_BODY_BYTES      # one request
+    upload_age: float = 120                   # s an upload is kept (the page reads it at once)
+    limits: Limits = Limits()                 # per client: events waiting, uploads (fair.py)
+    # trusted proxies in front of the app: 1 on a Hugging Face Space (its proxy appends the
+    # visitor's address to X-Forwarded-For), else 0 (the TCP peer is the client); see fair.py
+    proxy_hops: int = field(default_factory=lambda: int(os.environ.get(
+        "AVATAR_STUDIO_PROXY_HOPS", "1" if os.environ.get("SPACE_ID") else "0")))
 
     def queue_kwargs(self) -> dict:
         """Arguments of ``Blocks.queue``."""
@@ -61,14 +68,51 @@ def launch(demo: gr.Blocks, settings: ServeSettings = SETTINGS, **overrides: Any
     """
     demo.queue(**settings.queue_kwargs())
     demo.delete_cache = settings.delete_cache
+    os.environ["FORWARDED_ALLOW_IPS"] = ""      # uvicorn must not rewrite the client address: fair.py decides
+    ledger = Ledger(settings.limits)
     app_kwargs = {"max_body_size": settings.max_body_bytes,
-                  "middleware": [Middleware(RequestGuard)],            # fresh: Gradio edits the list
-                  "lifespan": sweep_cache(*settings.delete_cache)}
+                  "middleware": [Middleware(RequestGuard, ledger=ledger, proxy_hops=settings.proxy_hops)],
+                  "lifespan": lifespan(settings, ledger)}
     return demo.launch(**{**settings.launch_kwargs(), "app_kwargs": app_kwargs, **overrides})
 
 
-def sweep_cache(frequency: float, age: float):
-    """A server lifespan: every ``frequency`` s, delete_old_files(Gradio's cache folder, ``age``).
+class _Forgetful(set):
+    """Stands in for Gradio's set of every uploaded path, which only grows: uploads are known by folder."""
+
+    def add(self, item) -> None:
+        pass
+
+    def update(self, *items) -> None:
+        pass
+
+
+def lifespan(settings: ServeSettings, ledger: Ledger):
+    """The server's lifespan: forget upload paths, drop work nobody waits for, sweep the cache."""
+    sweep = sweep_cache(*settings.delete_cache, uploads_age=settings.upload_age)
+
+    @contextlib.asynccontextmanager
+    async def run(app):
+        blocks = app.get_blocks()
+        forgetful = _Forgetful()
+        blocks.temp_file_sets = [forgetful if s is blocks.upload_file_set else s for s in blocks.temp_file_sets]
+        blocks.upload_file_set = forgetful
+
+        async def reap():
+            while True:
+                await asyncio.sleep(0.25)
+                await drop_unwanted(blocks._queue, ledger, settings.limits.grace)
+        task = asyncio.create_task(reap())
+        try:
+            async with sweep(app):
+                yield
+        finally:
+            task.cancel()
+    return run
+
+
+def sweep_cache(frequency: float, age: float, uploads_age: float | None = None):
+    """A server lifespan: every ``frequency`` s, delete_old_files(Gradio's cache folder, ``age``)
+    (uploads already after ``uploads_age``).
 
     Gradio's own delete_cache forgets the files of a session whose output components were
     re-created by an update (every language switch does that), so the app sweeps the folder
@@ -79,6 +123,8 @@ def sweep_cache(frequency: float, age: float):
         async def sweep():
             while True:
                 await asyncio.sleep(frequency)
+                if uploads_age is not None:
+                    await asyncio.to_thread(delete_old_files, uploads_folder(), uploads_age)
                 await asyncio.to_thread(delete_old_files, Path(gradio_utils.get_upload_folder()), age)
         task = asyncio.create_task(sweep())
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -52,10 +53,9 @@ class AvatarStudio:
             name_or_path = os.environ.get("AVATAR_STUDIO_WEIGHTS", DEFAULT_WEIGHTS)
         path = Path(name_or_path)
         if not path.is_dir():
-            text = str(name_or_path)
-            if text.count("/") != 1 or text.startswith((".", "/")) or path.suffix:
+            if not _is_hub_id(str(name_or_path)):
                 raise WeightsError(f"no weights folder at {path} (expected config.json + model.safetensors)")
-            path = _download(text)
+            path = _download(str(name_or_path))
         generator = load_generator(path, device=device)
         try:
             directions = controls.Directions.load(path, generator.config.w_dim)
@@ -239,6 +239,19 @@ class AvatarStudio:
         w = torch.cat([controls.interpolate(w0, w1, t) for t in ts + ts[-2:0:-1]])
         size = min(a.size, 256)
         return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w)])
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+
+
+def _is_hub_id(text: str) -> bool:
+    """Whether ``text`` (not a folder here) names a Hub repo: ``owner/name``, and not a local path.
+
+    A mistyped local path is never turned into a download: an id whose owner part exists here
+    (``weights/avatar-studo``: ``weights`` is a folder), or that looks like a file (a suffix), is a path.
+    """
+    return (HUB_ID.fullmatch(text) is not None and not Path(text).suffix
+            and not os.path.lexists(text.split("/")[0]))
 
 
 def _download(repo_id: str) -> Path:

@@ -30,7 +30,9 @@ from PIL import Image
 from avatar_studio import form as F
 from avatar_studio.attributes import ANY, parse_color
 from avatar_studio.controls import SLIDER_RANGE, TRUNCATION_RANGE
+from avatar_studio.fair import check_work
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, START, Form
+from avatar_studio.guard import HEAVY_LANE
 from avatar_studio.labels import LANGUAGES, Labels, check_language
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
@@ -38,12 +40,16 @@ from avatar_studio.studio import AvatarStudio
 
 PREVIEW_SIZE = 256                      # the live image; exports use the recipe's own size
 MORPH_FRAMES = 16
+MORPH_MAX_FRAMES = 32                   # 62 pictures: within one request's work (fair.py)
 
-# Event settings. Generator work shares one queue slot; bookkeeping never waits behind it.
+# Event settings: three lanes (queue concurrency groups), each served in turn by client
+# (guard.py). The live design (one avatar) never waits behind expensive work (many avatars:
+# variations, previews, sticker packs, morphs); bookkeeping waits behind neither, two at a time.
 # Handlers get raw values and check them themselves (the studio's messages are the clear
 # ones): a component's own preprocess would turn odd types into tracebacks first.
-SLOW = {"concurrency_id": "studio", "api_visibility": "private", "preprocess": False}
-QUICK = {"concurrency_limit": None, "api_visibility": "private", "preprocess": False}
+SLOW = {"concurrency_id": "design", "api_visibility": "private", "preprocess": False}
+HEAVY = {**SLOW, "concurrency_id": HEAVY_LANE}
+QUICK = {"concurrency_id": "quick", "concurrency_limit": 2, "api_visibility": "private", "preprocess": False}
 
 # Colour swatches: a row of buttons; a click sets the component's value and fires .click.
 SWATCH_HTML = ('<div class="swatch-row">${colors.map(c => `<button type="button" class="swatch" '
@@ -99,7 +105,7 @@ class Designer:
         """Control values showing a recipe; a recipe of another model version says so in a toast."""
         values, note = self.form.values_of(recipe)
         if note:
-            gr.Info(note)
+            gr.Info(html.escape(note, quote=False))        # toasts render HTML; the note echoes the recipe's model
         return values
 
     def match_expression(self, spec: dict) -> str:
@@ -242,6 +248,7 @@ class Designer:
     def sticker_pack(self, recipe: str) -> str:
         """A ZIP of PNGs: this face in every expression preset."""
         r = self.studio.check_recipe(F.text("recipe", recipe))
+        check_work("a sticker pack", len(self.expressions), r.size)
         return _save(self.studio.sticker_pack(r), f"stickers-{r.seed}.zip")
 
     @_user_errors
@@ -253,8 +260,10 @@ class Designer:
     @_user_errors
     def morph(self, recipe_a: str, recipe_b: str, frames: float) -> str:
         """An animated GIF walking from recipe A to recipe B and back."""
-        frames = F.whole("frames", frames, 2, 64)
-        return _save(self.studio.morph(F.text("recipe A", recipe_a), F.text("recipe B", recipe_b), frames), "morph.gif")
+        frames = F.whole("frames", frames, 2, MORPH_MAX_FRAMES)
+        a = self.studio.check_recipe(F.text("recipe A", recipe_a))
+        check_work("a morph", 2 * frames - 2, min(a.size, 256))
+        return _save(self.studio.morph(a, F.text("recipe B", recipe_b), frames), "morph.gif")
 
     # ---- handlers: language ---------------------------------------------------------------------
     @_user_errors
@@ -391,7 +400,7 @@ class Designer:
                 with gr.Row():
                     for key in ("recipe_a", "recipe_b"):
                         w[key] = self._t(gr.Textbox(label=ui(key), lines=2, max_length=MAX_RECIPE_BYTES), label=key)
-                w["frames"] = self._t(gr.Slider(2, 64, value=MORPH_FRAMES, step=1, label=ui("frames")),
+                w["frames"] = self._t(gr.Slider(2, MORPH_MAX_FRAMES, value=MORPH_FRAMES, step=1, label=ui("frames")),
                                       label="frames")
                 w["make_morph"] = self._t(gr.Button(ui("make_morph"), variant="primary"), value="make_morph")
                 w["morph_out"] = self._t(gr.Image(type="filepath", interactive=False, label=ui("morph_result")),
@@ -478,16 +487,16 @@ class Designer:
         w["export"].click(**step).success(self.design, recipe, w["png_file"], api_name="design",
                                           **{**SLOW, "api_visibility": "public"})
         w["vary"].click(**step).success(self.variations, [recipe, w["locked"]], [w["var_gallery"], w["var_recipes"]],
-                                        api_name="variations", **{**SLOW, "api_visibility": "public"})
+                                        api_name="variations", **{**HEAVY, "api_visibility": "public"})
         then_step(w["var_gallery"].select(self.adopt, w["var_recipes"], form, **QUICK))
         w["show_all"].click(**step).success(self.preview, [recipe, w["preview_of"], lang],
-                                            [w["strip"], w["previewed"]], **SLOW)
+                                            [w["strip"], w["previewed"]], **HEAVY)
         then_step(w["strip"].select(self.pick_preview, [w["previewed"], recipe], form, **QUICK))
-        w["stickers"].click(**step).success(self.sticker_pack, recipe, w["zip_file"], **SLOW)
+        w["stickers"].click(**step).success(self.sticker_pack, recipe, w["zip_file"], **HEAVY)
         w["save_recipe"].click(**step).success(self.recipe_file, recipe, w["recipe_file"], **QUICK)
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
-        w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"]], w["morph_out"], **SLOW)
+        w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"]], w["morph_out"], **HEAVY)
         lang.input(self.relabel, lang, [component for component, _ in self._texts], **QUICK)
 
     @property
