@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ class ServeSettings:
     # visitor's address to X-Forwarded-For), else 0 (the TCP peer is the client); see fair.py
     proxy_hops: int = field(default_factory=lambda: int(os.environ.get(
         "AVATAR_STUDIO_PROXY_HOPS", "1" if os.environ.get("SPACE_ID") else "0")))
+    # the public endpoints (/design, /variations) also as MCP tools for LLM agents, at
+    # /gradio_api/mcp (streamable HTTP) and /gradio_api/mcp/sse, when Gradio's MCP extra is
+    # installed (pip install "gradio[mcp]"); its calls join the queue like any other client's
+    mcp_server: bool = field(default_factory=lambda: importlib.util.find_spec("mcp") is not None)
 
     def queue_kwargs(self) -> dict:
         """Arguments of ``Blocks.queue``."""
@@ -54,7 +59,8 @@ class ServeSettings:
         """Arguments of ``Blocks.launch`` (without the server app's own, which ``launch`` adds)."""
         return {"share": False, "show_error": True, "enable_monitoring": False, "run_history": False,
                 "max_file_size": self.max_file_size, "ssr_mode": False,
-                "state_session_capacity": self.state_session_capacity, "css_paths": [CSS_FILE]}
+                "state_session_capacity": self.state_session_capacity, "css_paths": [CSS_FILE],
+                "mcp_server": self.mcp_server}
 
 
 SETTINGS = ServeSettings()
