@@ -94,6 +94,25 @@ class Ledger:
         self.listeners: dict[str, int] = {}              # session -> open result streams
         self.uploads: dict[str, deque] = {}              # address -> times of recent uploads
         self.parked: dict[str, object] = {}              # event id -> event nobody listens for yet
+        self.reserved: dict[str, list[int]] = {}         # client key -> [requests joining, heavy ones]
+
+    @staticmethod
+    def _keys(address: str, session: str | None) -> list[str]:
+        return [f"a:{address}"] + ([f"s:{session}"] if session else [])
+
+    def reserve(self, address: str, session: str | None, heavy: bool) -> None:
+        """Hold a place for a request while it joins (parallel requests count before they have an id)."""
+        for key in self._keys(address, session):
+            held = self.reserved.setdefault(key, [0, 0])
+            held[0], held[1] = held[0] + 1, held[1] + heavy
+
+    def release(self, address: str, session: str | None, heavy: bool) -> None:
+        for key in self._keys(address, session):
+            held = self.reserved.get(key)
+            if held is not None:
+                held[0], held[1] = held[0] - 1, held[1] - heavy
+                if held[0] <= 0:
+                    del self.reserved[key]
 
     def listen(self, session: str) -> None:
         self.listeners[session] = self.listeners.get(session, 0) + 1
@@ -119,11 +138,11 @@ class Ledger:
     def refusal(self, address: str, session: str | None, heavy: bool, live) -> str | None:
         """Why one more event from this client is refused now, or None."""
         lim = self.limits
-        for key, most, most_heavy in ((f"a:{address}", lim.per_address, lim.heavy_per_address),
-                                      (f"s:{session}", lim.per_session, lim.heavy_per_session)):
-            if key == "s:None":
-                continue
+        for key, most, most_heavy in zip(self._keys(address, session), (lim.per_address, lim.per_session),
+                                         (lim.heavy_per_address, lim.heavy_per_session)):
             count, heavy_count = self._count(key, live)
+            held = self.reserved.get(key, (0, 0))
+            count, heavy_count = count + held[0], heavy_count + held[1]
             if count >= most or (heavy and heavy_count >= most_heavy):
                 limit = most_heavy if heavy and heavy_count >= most_heavy else most
                 kind = "expensive requests" if limit == most_heavy else "requests"
@@ -132,9 +151,8 @@ class Ledger:
         return None
 
     def add(self, address: str, session: str | None, event_id: str, heavy: bool) -> None:
-        for key in (f"a:{address}", f"s:{session}" if session else None):
-            if key:
-                self.events.setdefault(key, {})[event_id] = heavy
+        for key in self._keys(address, session):
+            self.events.setdefault(key, {})[event_id] = heavy
         self.owner[event_id] = address
 
     def prune(self, live) -> None:

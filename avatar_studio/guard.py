@@ -78,9 +78,16 @@ class RequestGuard:
         elif method == "POST" and (m := EVENT_CALL.fullmatch(path)):
             body = await _read_body(receive)            # bounded by FastAPI's max_body_size
             refusal, fn, session = _check_call(blocks, m["route"], m["name"], body)
-            if refusal is None:
-                refusal, send = self._admit(scope, blocks, fn, session, send)
             receive = _replay(body, receive)
+            if refusal is None:                         # per-client bounds; a place is held while it joins
+                address, heavy = self._address(scope), fn.concurrency_id == HEAVY_LANE
+                refusal = _refused(429, self.ledger.refusal(address, session, heavy, blocks._queue.event_ids_to_events))
+                if refusal is None:
+                    self.ledger.reserve(address, session, heavy)
+                    try:
+                        return await self.app(scope, receive, send)
+                    finally:
+                        self.ledger.release(address, session, heavy)
         elif method == "POST" and (m := STREAM_INPUT.fullmatch(path)):
             body = await _read_body(receive)
             refusal = _check_stream_input(blocks, m["event"], body)
@@ -110,46 +117,37 @@ class RequestGuard:
             self.ledger.unlisten(track)
 
     def _address(self, scope) -> str:
-        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
-        return client_address((scope.get("client") or (None,))[0], forwarded, self.proxy_hops)
+        return address_of(scope, self.proxy_hops)
 
-    def _admit(self, scope, blocks, fn, session: str | None, send):
-        """Per-client bounds for an event about to join; ``send`` wrapped to note the event id it gets."""
-        queue, address = blocks._queue, self._address(scope)
-        heavy = fn.concurrency_id == HEAVY_LANE
-        reason = self.ledger.refusal(address, session, heavy, queue.event_ids_to_events)
-        if reason is not None:
-            return (429, reason), send
-        started, chunks = {}, []
 
-        async def noting(message):
-            if message["type"] == "http.response.start":
-                started["status"] = message["status"]
-            elif message["type"] == "http.response.body" and started.get("status") == 200:
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    self._joined(queue, address, session, heavy, b"".join(chunks))
-            await send(message)
-        return None, noting
-
-    def _joined(self, queue, address: str, session: str | None, heavy: bool, body: bytes) -> None:
-        try:
-            event_id = json.loads(body).get("event_id")
-        except (ValueError, AttributeError):
-            return
-        event = queue.event_ids_to_events.get(event_id) if isinstance(event_id, str) else None
-        if event is None:
-            return
-        self.ledger.add(address, session, event_id, heavy)
-        if not self.ledger.listeners.get(event.session_hash):
-            park(queue, self.ledger, event)             # until someone listens for it, or dropped
-        else:
-            lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
-            if lane is not None:
-                self.ledger.round_robin(lane.queue)
+def address_of(scope, proxy_hops: int) -> str:
+    """The client's address of a request (fair.client_address's rule)."""
+    forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
+    return client_address((scope.get("client") or (None,))[0], forwarded, proxy_hops)
 
 
 # ---- work nobody waits for ------------------------------------------------------------------------
+def note_joins(queue, ledger: Ledger, proxy_hops: int) -> None:
+    """Wrap the queue's ``push`` so that every event that joins is noted for its client and, when
+    nobody listens for its session yet, parked before the queue can start it (no await between)."""
+    push = queue.push
+
+    async def noted_push(body, request, username):
+        success, event_id, status = await push(body, request, username)
+        event = queue.event_ids_to_events.get(event_id) if success else None
+        if event is not None:
+            ledger.add(address_of(request.scope, proxy_hops), event.session_hash, event_id,
+                       event.concurrency_id == HEAVY_LANE)
+            if ledger.listeners.get(event.session_hash):
+                lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
+                if lane is not None:
+                    ledger.round_robin(lane.queue)
+            else:
+                park(queue, ledger, event)          # until someone listens for it, or dropped
+        return success, event_id, status
+    queue.push = noted_push
+
+
 def park(queue, ledger: Ledger, event) -> None:
     """Take a queued event out of its lane until a result stream for its session opens."""
     lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)

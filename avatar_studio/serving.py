@@ -22,7 +22,7 @@ from gradio import utils as gradio_utils
 from starlette.middleware import Middleware
 
 from avatar_studio.fair import Ledger, Limits
-from avatar_studio.guard import RequestGuard, drop_unwanted, uploads_folder
+from avatar_studio.guard import RequestGuard, drop_unwanted, note_joins, uploads_folder
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
 MAX_BODY_BYTES = 256 * 1024     # any request; the largest honest body is a 64 KB recipe upload
@@ -102,6 +102,7 @@ def lifespan(settings: ServeSettings, ledger: Ledger):
         forgetful = _Forgetful()
         blocks.temp_file_sets = [forgetful if s is blocks.upload_file_set else s for s in blocks.temp_file_sets]
         blocks.upload_file_set = forgetful
+        note_joins(blocks._queue, ledger, settings.proxy_hops)
 
         async def reap():
             while True:

@@ -261,3 +261,13 @@ def test_sticker_pack_recipe_file_and_morph(designer, studio):
     for frames in [float("nan"), 1, 65, 2.5, "4", None]:
         with pytest.raises(gr.Error, match="frames"):
             designer.morph(text, text, frames)
+
+
+def test_form_labels_and_fair_share_rules_import_no_gradio():
+    import subprocess
+    import sys
+    code = ("import sys, avatar_studio.form, avatar_studio.labels, avatar_studio.fair; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('gradio', 'gradio_client')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]

@@ -10,9 +10,10 @@ or, when --max-size, --delete-cache or --state-capacity change a setting, the sa
 serving.launch with those settings changed. Then drives /design over Gradio's HTTP API the way any
 client does (POST /gradio_api/call/design, read the event stream, fetch the PNG, check it decodes):
 
-  load        --clients threads, each its own connection, asking one after another for --seconds:
+  load        --clients threads, each its own connection and loopback address (the app bounds
+              work per address), asking one after another for --seconds:
               requests, errors, results that are not a valid PNG, throughput, p50/p99 latency
-  queue_full  a burst of 2 x the queue's max_size at once: answered with a PNG, refused with
+  queue_full  a burst of 2 x the queue's max_size at once (each its own address): answered with a PNG, refused with
               Gradio's "Queue is full" (503), anything else; then one request, which must succeed
   soak        --soak requests one after another: errors, the server's RSS and open files after a
               warm-up and at the end, and Gradio temp files (most seen, and after a delete_cache sweep).
@@ -249,6 +250,12 @@ def call(http: httpx.Client, base: str, endpoint: str, data: list | None = None,
     return fetch_files(http, json.loads(payload), seconds)
 
 
+def visitor(i: int) -> httpx.Client:
+    """A client from its own loopback address (127.0.1.x, ...): the app bounds work per address."""
+    address = f"127.0.{1 + i // 250}.{1 + i % 250}"
+    return httpx.Client(timeout=REQUEST_TIMEOUT, transport=httpx.HTTPTransport(local_address=address))
+
+
 def design_data(seed: int, size: int) -> list:
     return [json.dumps({"seed": seed, "spec": {}, "size": size})]
 
@@ -265,7 +272,7 @@ def load(base: str, clients: int, seconds: float, size: int = 512) -> dict:
     deadline = time.monotonic() + seconds
 
     def client(i: int) -> None:
-        with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+        with visitor(i) as http:
             n = 0
             while time.monotonic() < deadline:
                 try:
@@ -300,7 +307,7 @@ def queue_full(base: str, burst: int, size: int = 512) -> dict:
     barrier = threading.Barrier(burst)
 
     def one(i: int) -> None:
-        with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+        with visitor(i) as http:
             barrier.wait(timeout=60)
             try:
                 answers[i] = call(http, base, "design", design_data(5_000_000 + i, size))
