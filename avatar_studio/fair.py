@@ -14,6 +14,8 @@ The rules the RequestGuard enforces, as plain functions and one ledger:
   address, fewer in the lane of expensive work), and each lane serves clients in turn
   (round robin by address), so a flood only delays its own sender.
 - One event does at most ``MAX_EVENT_WORK`` units of work (``work``).
+- A client over its bounds is answered 429 after ``refusal_delay`` (the request waits, the
+  server does nothing), so retrying in a tight loop does not eat the CPU the others need.
 - Work nobody waits for is not done: an event still queued ``grace`` seconds after it joined,
   whose session has no result stream open, is dropped.
 """
@@ -77,6 +79,8 @@ class Limits:
     heavy_per_address: int = 2
     grace: float = 2.0              # s an event may wait in the queue with nobody listening for it
     uploads_per_minute: int = 30    # per address; each upload holds one file
+    refusal_delay: float = 0.5      # s before a client over its bounds hears so: a tight loop of
+                                    # refused requests costs the server little, and its sender time
 
 
 class Ledger:

@@ -3,20 +3,31 @@
 Left alone, Gradio answers an unknown endpoint or event index, or a stream for an unknown
 event, with a 500 and a logged traceback; runs an event with surplus arguments silently
 dropped and answers missing ones with a traceback; fetches any public URL through /file=;
-and serves back whatever anyone uploaded. Here an event request must name an event of this
-page (by name, only the public API) and send exactly its inputs; a stream must be for a live
-session; /file= serves neither remote URLs nor uploads (the app reads those, nobody else).
+serves back whatever anyone uploaded; lets /stream replace a queued event's inputs; prints
+request paths; and runs every event anyone joins, for whoever joins most. Here an event request
+must name an event of this page (by name, only the public API) and send exactly its inputs,
+within its client's bounds (fair.py); a stream must be for a live session; /file= serves
+neither remote URLs nor uploads (the app reads those, nobody else); an upload is one file.
 Anything else gets a 4xx whose JSON "detail" says why, and no handler runs.
 
 Gradio internals this relies on (gradio 6.31; recheck them on every Gradio upgrade):
   - routes: POST /gradio_api/queue/join {"fn_index", "data", "session_hash", "event_data"},
     POST /gradio_api/{call,call/v2,run,api}/<api_name>, GET /gradio_api/queue/data?session_hash=,
-    GET /gradio_api/call/<name>/<event_id>, GET|HEAD /gradio_api/file=<path>, POST /gradio_api/upload
+    GET /gradio_api/call/<name>/<event_id>, GET|HEAD /gradio_api/file=<path>,
+    POST /gradio_api/upload (multipart; answers the stored paths, a background task moves the
+    files there after the answer), POST /gradio_api/stream/<event_id> (replaces event.data),
+    GET /gradio_api/custom_component/... (prints its path)
   - ``scope["app"].get_blocks()``; ``Blocks.fns`` (index -> BlockFunction with .fn, .inputs, .name,
-    .api_name, .api_visibility, .collects_event_data); ``Block.skip_api``, ``.data_model``, ``.file_types``
-  - ``Blocks.upload_file_set`` (every uploaded path) and ``Blocks._queue`` with
-    ``.event_ids_to_events`` (id -> Event with .session_hash), ``.pending_event_ids_session`` and
+    .api_name, .api_visibility, .collects_event_data, .concurrency_id, .connection);
+    ``Block.skip_api``, ``.data_model``, ``.file_types``
+  - ``Blocks.upload_file_set`` (every uploaded path; also ``Blocks.temp_file_sets[0]``) and
+    ``Blocks._queue``: ``.push(body, request, username)`` (appends the event to its lane with no
+    await before it returns), ``.event_ids_to_events`` (id -> Event with .session_hash,
+    .concurrency_id, .enqueue_time, .alive), ``.event_queue_per_concurrency_id[lane].queue`` (a
+    list served from its head), ``.clean_events(event_id=)``, ``.pending_event_ids_session`` and
     ``.pending_messages_per_session`` (session -> its messages)
+  - ``gradio.utils.get_upload_folder()``; uvicorn's X-Forwarded-For rewriting, which
+    ``serving.launch`` turns off (FORWARDED_ALLOW_IPS="")
   - ``processing_utils.check_all_files_in_cache``, ``client_utils.is_valid_file``,
     ``client_utils.is_file_obj_with_meta``, ``gradio.data_classes.FileData``
 """
@@ -103,6 +114,8 @@ class RequestGuard:
             refusal = _check_file(m["target"])
         if refusal is not None:
             status, detail = refusal
+            if status == 429:                           # over its bounds: it waits, the server does not
+                await asyncio.sleep(self.ledger.limits.refusal_delay)
             data = json.dumps({"detail": detail}).encode()
             await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
@@ -139,9 +152,7 @@ def note_joins(queue, ledger: Ledger, proxy_hops: int) -> None:
             ledger.add(address_of(request.scope, proxy_hops), event.session_hash, event_id,
                        event.concurrency_id == HEAVY_LANE)
             if ledger.listeners.get(event.session_hash):
-                lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
-                if lane is not None:
-                    ledger.round_robin(lane.queue)
+                _take_turns(queue, ledger, event)
             else:
                 park(queue, ledger, event)          # until someone listens for it, or dropped
         return success, event_id, status
@@ -161,10 +172,17 @@ def unpark(queue, ledger: Ledger, session: str) -> None:
     for event_id, event in list(ledger.parked.items()):
         if event.session_hash == session:
             del ledger.parked[event_id]
-            lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
-            if lane is not None and event.alive:
-                lane.queue.append(event)
-                ledger.round_robin(lane.queue)
+            if event.alive:
+                _take_turns(queue, ledger, event)
+
+
+def _take_turns(queue, ledger: Ledger, event) -> None:
+    """Put an event in its lane (if it is not there) and order the lane by turns of addresses."""
+    lane = queue.event_queue_per_concurrency_id.get(event.concurrency_id)
+    if lane is not None:
+        if event not in lane.queue:
+            lane.queue.append(event)
+        ledger.round_robin(lane.queue)
 
 
 async def drop_unwanted(queue, ledger: Ledger, grace: float) -> int:
@@ -205,12 +223,9 @@ def _replay(body: bytes, receive):
 
 def _check_call(blocks: gr.Blocks, route: str | None, name: str | None, body: bytes):
     """(refusal or None, the event's BlockFunction, the session id) of an event request."""
-    try:
-        request = json.loads(body)
-    except (ValueError, RecursionError):
-        return (400, "the request body is not valid JSON"), None, None
-    if not isinstance(request, dict):
-        return (422, "the request body must be a JSON object"), None, None
+    refusal, request = _json_object(body)
+    if refusal is not None:
+        return refusal, None, None
     public = {fn.api_name: fn for fn in blocks.fns.values() if fn.api_visibility == "public" and fn.fn}
     if route is None:                                   # queue/join: the page's events, by index
         index = request.get("fn_index")
@@ -275,13 +290,18 @@ def _check_stream_input(blocks: gr.Blocks, event_id: str, body: bytes) -> tuple[
     event = blocks._queue.event_ids_to_events.get(event_id)
     if event is None or event.fn.connection != "stream":
         return 404, "no streaming request with that id (this app streams no inputs)"
+    refusal, request = _json_object(body)
+    return refusal or _check_inputs(event.fn, request, by_name=False)
+
+
+def _json_object(body: bytes) -> tuple[tuple[int, str] | None, dict | None]:
     try:
         request = json.loads(body)
     except (ValueError, RecursionError):
-        return 400, "the request body is not valid JSON"
+        return (400, "the request body is not valid JSON"), None
     if not isinstance(request, dict):
-        return 422, "the request body must be a JSON object"
-    return _check_inputs(event.fn, request, by_name=False)
+        return (422, "the request body must be a JSON object"), None
+    return None, request
 
 
 def _check_upload(scope, body: bytes) -> tuple[int, str] | None:
