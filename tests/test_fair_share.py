@@ -119,8 +119,9 @@ def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(ser
             seconds = time.perf_counter() - t0
     print(f"\none session: {one_session.count(200)} of 100 joins accepted; one address: {many.count(200)} more; "
           f"{seconds:.1f} s of the attacker's time")
-    assert one_session.count(200) <= 1 and set(one_session) <= {200, 429}
-    assert one_session.count(200) + many.count(200) <= 2 and set(many) <= {200, 429}
+    turns = 1 + int(seconds / Limits().grace)          # unread events are dropped after the grace: a place frees
+    assert one_session.count(200) <= turns and set(one_session) <= {200, 429}
+    assert one_session.count(200) + many.count(200) <= 2 * turns and set(many) <= {200, 429}
 
     # four threads flooding the costliest events while a second address designs
     stop, flooded = threading.Event(), []
@@ -159,7 +160,7 @@ def test_1_work_nobody_waits_for_is_not_done(served, temp_dir):
     """Fire-and-forget joins (no result stream ever opened) are dropped after the grace: no file is made."""
     index, base = served.index, served.url
     packs = {seed: [recipe(seed=seed, size=512, frame="circle")] for seed in (9001, 9002)}
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.4")) as http:
         status, messages = join(http, base, index["sticker_pack"], [recipe(seed=9000)])     # listened for: made
         codes = [http.post(f"{base}/gradio_api/queue/join", json={"data": data, "fn_index": index["sticker_pack"],
                                                                   "session_hash": f"gone{seed}"}).status_code
