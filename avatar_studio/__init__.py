@@ -43,7 +43,7 @@ if _TOO_LATE:
     _one_thread_if_busy_waiting()
 
 from avatar_studio.studio import AvatarStudio  # noqa: E402
-from avatar_studio.generator import WeightsError  # noqa: E402
+from avatar_studio.weights import WeightsError  # noqa: E402
 
 __all__ = ["AvatarStudio", "WeightsError"]
 __version__ = "0.1.0"

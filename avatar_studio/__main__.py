@@ -30,7 +30,7 @@ import os
 import sys
 from pathlib import Path
 
-from avatar_studio.generator import WeightsError
+from avatar_studio.weights import WeightsError
 from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe, check_seed, parse_recipe
 
 PROG = "python -m avatar_studio"

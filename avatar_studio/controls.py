@@ -6,16 +6,11 @@ its conditional centre (``Generator.mean_w``), so they change what the labels do
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-DIRECTIONS_JSON = "directions.json"
-DIRECTIONS_TENSORS = "directions.safetensors"
 SLIDER_RANGE = (-3.0, 3.0)       # in standard deviations of the data along a direction
 TRUNCATION_RANGE = (0.0, 1.5)
 
@@ -29,23 +24,6 @@ class Directions:
     @classmethod
     def empty(cls, w_dim: int) -> "Directions":
         return cls([], torch.zeros(0, w_dim), torch.zeros(0))
-
-    def save(self, folder: Path) -> None:
-        save_file({"vectors": self.vectors.contiguous(), "scales": self.scales.contiguous()},
-                  Path(folder) / DIRECTIONS_TENSORS)
-        (Path(folder) / DIRECTIONS_JSON).write_text(json.dumps({"names": self.names}, indent=1) + "\n")
-
-    @classmethod
-    def load(cls, folder: Path, w_dim: int) -> "Directions":
-        folder = Path(folder)
-        if not (folder / DIRECTIONS_JSON).is_file():
-            return cls.empty(w_dim)
-        names = json.loads((folder / DIRECTIONS_JSON).read_text())["names"]
-        tensors = load_file(folder / DIRECTIONS_TENSORS)
-        vectors, scales = tensors["vectors"], tensors["scales"]
-        if vectors.shape != (len(names), w_dim) or scales.shape != (len(names),):
-            raise ValueError(f"{folder / DIRECTIONS_TENSORS} does not match {DIRECTIONS_JSON} and w_dim {w_dim}")
-        return cls(list(names), vectors, scales)
 
 
 def check_controls(truncation: object, sliders: object, directions: Directions) -> tuple[float, dict[str, float]]:

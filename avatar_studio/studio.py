@@ -17,15 +17,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from avatar_studio import controls
+from avatar_studio import controls, weights
 from avatar_studio.attributes import ANY, Vocabulary, expressions_for
-from avatar_studio.generator import (CHECKSUMS_FILE, CONFIG_FILE, WEIGHTS_FILE, Generator, WeightsError,
-                                     load_generator)
+from avatar_studio.generator import Generator
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
 from avatar_studio.recipe import Recipe, check_seed, parse_recipe
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
-HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CHECKSUMS_FILE, controls.DIRECTIONS_JSON, controls.DIRECTIONS_TENSORS]
 MAX_BATCH = 64
 N_VARIATIONS = 8
 
@@ -50,17 +48,7 @@ class AvatarStudio:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if name_or_path is None:
             name_or_path = os.environ.get("AVATAR_STUDIO_WEIGHTS", DEFAULT_WEIGHTS)
-        path = Path(name_or_path)
-        if not path.is_dir():
-            text = str(name_or_path)
-            if text.count("/") != 1 or text.startswith((".", "/")) or path.suffix:
-                raise WeightsError(f"no weights folder at {path} (expected config.json + model.safetensors)")
-            path = _download(text)
-        generator = load_generator(path, device=device)
-        try:
-            directions = controls.Directions.load(path, generator.config.w_dim)
-        except Exception as e:
-            raise WeightsError(f"{path / controls.DIRECTIONS_TENSORS} cannot be loaded: {e}") from None
+        generator, directions = weights.load(name_or_path, device=device)
         return cls(generator, directions)
 
     # ---- what the model offers ----------------------------------------------------------
@@ -240,11 +228,3 @@ class AvatarStudio:
         size = min(a.size, 256)
         return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w)])
 
-
-def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, etag_timeout=5))
-    except Exception as e:  # offline, unknown repo, no permission: say which and why
-        raise WeightsError(f"cannot fetch weights {repo_id!r} from the Hugging Face Hub "
-                           f"({type(e).__name__}: {str(e)[:200]}); pass a local weights folder instead") from None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from avatar_studio.generator import verify_checksums
+from avatar_studio.weights import verify_checksums
 
 pytestmark = pytest.mark.slow
 GOLDEN = Path(__file__).parent / "golden"

@@ -241,7 +241,8 @@ def old_form(state: dict, cfg, prefix: str = "") -> dict:
 
 
 def test_folded_templates_paint_what_the_linear_form_painted(full_run):
-    from avatar_studio.generator import Generator, GeneratorConfig, fold_templates
+    from avatar_studio.generator import Generator, GeneratorConfig
+    from train.legacy import fold_templates
     state = final_state(full_run)
     cfg = GeneratorConfig(**state["generator_config"])
     old = old_form(state["ema"], cfg)

@@ -5,7 +5,7 @@ Example:
         --data data/train128 --code-bank 4096 \
         --direction-names "hat colour" "shirt graphic" "glasses colour"
 
-Writes config.json + model.safetensors (EMA generator, via PyTorchModelHubMixin),
+Writes config.json + model.safetensors or shards (EMA generator, avatar_studio.weights),
 directions.json + directions.safetensors (GANSpace-style PCA of w around its
 conditional centre, named after what they visibly change), checksums.json, and a
 model card README.md (figures from evaluation.json when train.evaluate has run).
@@ -20,10 +20,12 @@ import train  # noqa: F401
 import torch
 
 from avatar_studio import controls
-from avatar_studio.generator import Generator, GeneratorConfig, fold_templates, save_generator, write_checksums
+from avatar_studio.generator import Generator, GeneratorConfig
+from avatar_studio.weights import save_directions, save_generator, write_checksums
 from train import checkpoint
 from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
+from train.legacy import fold_templates
 from train.model_card import write_model_card
 
 
@@ -80,7 +82,7 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
     generator.eval()
     out.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out)
-    find_directions(generator, k, names).save(out)
+    save_directions(find_directions(generator, k, names), out)
     write_checksums(out)
     (out / "training.json").write_text(json.dumps(training_record(run, state), indent=1) + "\n")
     write_model_card(out)

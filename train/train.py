@@ -34,8 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, fold_templates, paint
+from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, paint
 from train import checkpoint, classifier, losses
+from train.legacy import fold_templates
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
 from train.samples import save_sample_grid
