@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from avatar_studio import controls, weights
+from avatar_studio import controls, cpu, weights
 from avatar_studio.attributes import ANY, Vocabulary, expressions_for
 from avatar_studio.generator import Generator
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
@@ -30,6 +30,7 @@ N_VARIATIONS = 8
 
 class AvatarStudio:
     def __init__(self, generator: Generator, directions: controls.Directions | None = None):
+        cpu.warn_if_untuned(stacklevel=4)  # points at the caller of from_pretrained
         self.generator = generator.eval().requires_grad_(False)
         self.config = generator.config
         self.vocab: Vocabulary = generator.config.vocab

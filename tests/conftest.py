@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import avatar_studio  # noqa: E402
+
+avatar_studio.tune_cpu()  # the test process is an entry point too: before torch starts
 
 from pathlib import Path  # noqa: E402
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avatar_studio.__main__ import main
+from avatar_studio.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = {"seed": 42, "spec": {"hair": "bob", "hair_color": "#a55728"}, "size": 128, "frame": "circle"}

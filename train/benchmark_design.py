@@ -19,7 +19,6 @@ import statistics
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import torch
 
 from avatar_studio import AvatarStudio

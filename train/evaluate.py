@@ -34,7 +34,6 @@ import statistics
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 from PIL import Image

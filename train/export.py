@@ -16,7 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import train  # noqa: F401
 import torch
 
 from avatar_studio import controls

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import train  # noqa: F401
 from PIL import Image
 
 from avatar_studio import AvatarStudio
