@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from avatar_studio import controls, cpu, weights
-from avatar_studio.attributes import ANY, Vocabulary, expressions_for
+from avatar_studio.attributes import Vocabulary
 from avatar_studio.generator import Generator
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
 from avatar_studio.recipe import Recipe, check_seed, parse_recipe
@@ -72,7 +72,8 @@ class AvatarStudio:
 
     @property
     def expressions(self) -> dict[str, dict[str, str]]:
-        return expressions_for(self.vocab)
+        """Preset name -> the attributes it sets (a copy; from the model's vocabulary)."""
+        return {k: dict(v) for k, v in self.vocab.expressions.items()}
 
     @property
     def model_id(self) -> str:

@@ -142,3 +142,33 @@ def test_an_older_folder_is_refused_at_runtime_and_converted_by_train_legacy(tin
     assert all(torch.equal(model.state_dict()[k].contiguous(), want[k]) for k in want)
     assert (new / weights.DIRECTIONS_TENSORS).is_file()
     assert AvatarStudio.from_pretrained(new, device="cpu").sliders == ["hat colour", "style 2", "style 3"]
+
+
+# ---- expression presets come from the model's vocabulary -----------------------------------
+def _edit_config(folder, change):
+    config = json.loads((folder / weights.CONFIG_FILE).read_text())
+    change(config["vocabulary"])
+    (folder / weights.CONFIG_FILE).write_text(json.dumps(config))
+    weights.write_checksums(folder)
+
+
+def test_expression_presets_are_the_configs_own(studio, tiny_weights, tmp_path):
+    from train import avataaars
+    config = json.loads((tiny_weights / weights.CONFIG_FILE).read_text())
+    assert [name for name, _ in config["vocabulary"]["expressions"]] == list(studio.expressions)
+    assert list(studio.expressions) == list(avataaars.EXPRESSIONS)  # the renderer's presets, in its order
+    folder = tmp_path / "w"
+    shutil.copytree(tiny_weights, folder)
+    _edit_config(folder, lambda v: v.update(expressions=[["smug", {"eyes": "side", "mouth": "smile"}]]))
+    assert AvatarStudio.from_pretrained(folder, device="cpu").expressions == {"smug": {"eyes": "side", "mouth": "smile"}}
+    _edit_config(folder, lambda v: v.pop("expressions"))
+    assert AvatarStudio.from_pretrained(folder, device="cpu").expressions == {}
+    _edit_config(folder, lambda v: v.update(expressions={"smug": {"eyes": "smirk"}}))
+    with pytest.raises(WeightsError, match=r"expression 'smug' sets eyes to 'smirk', which the vocabulary lacks"):
+        AvatarStudio.from_pretrained(folder, device="cpu")
+
+
+def test_the_runtime_holds_no_preset_table():
+    from pathlib import Path
+    package = Path(weights.__file__).parent
+    assert not [p.name for p in package.glob("*.py") if "raisedExcitedNatural" in p.read_text()]

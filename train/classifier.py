@@ -68,7 +68,7 @@ class ClassifierConfig:
     color_stages: list[int] = field(default_factory=lambda: [1, 2])  # whole-view maps that place the colour masks
 
     def __post_init__(self) -> None:
-        self.vocabulary = Vocabulary.from_dict(self.vocabulary).to_dict()
+        self.vocabulary = Vocabulary.from_dict(self.vocabulary).conditioning()  # presets don't matter here
 
     @property
     def vocab(self) -> Vocabulary:
@@ -334,7 +334,7 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
 def architecture_for(data: Path) -> ClassifierConfig:
     """The classifier this code builds for a data folder (its vocabulary and image size)."""
     vocab, rows = read_metadata(data)
-    return ClassifierConfig(vocabulary=vocab.to_dict(), size=image_size(data, rows))
+    return ClassifierConfig(vocabulary=vocab.conditioning(), size=image_size(data, rows))
 
 
 def matches(meta: dict | None, data: Path, fit_cfg: FitConfig) -> bool:
@@ -374,7 +374,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
 def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = None) -> dict:
     """Accuracy and colour error of the classifier on a labelled folder (the real-render ceiling)."""
     vocab, rows = read_metadata(folder)
-    if vocab.to_dict() != model.config.vocabulary:
+    if vocab.conditioning() != model.config.vocabulary:
         raise ValueError(f"{folder} has another vocabulary than the classifier")
     rows = rows[:n] if n else rows
     images = load_images(folder, rows, model.config.size)

@@ -285,7 +285,7 @@ def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> n
         model, _ = classifier.load(Path(cfg.critic))
     except FileNotFoundError as e:
         raise SystemExit(f"--critic: {e}") from None
-    if model.config.vocabulary != dataset.vocab.to_dict():
+    if model.config.vocabulary != dataset.vocab.conditioning():
         raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
     if model.config.size != dataset.images.shape[-1]:
         raise SystemExit(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
