@@ -144,12 +144,12 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     t0 = time.time()
     studio = AvatarStudio.from_pretrained(weights)
     vocab, rows = read_metadata(data)
-    if vocab.to_dict() != studio.vocab.to_dict():
+    if vocab.conditioning() != studio.vocab.conditioning():
         raise SystemExit(f"{data} has another vocabulary than the model in {weights}")
     rows = rows[:n]
     n = len(rows)
     model, meta = classifier.obtain(classifier_dir, train_data, fit_cfg or FitConfig(), retrain=retrain, log=log)
-    if model.config.vocabulary != vocab.to_dict():
+    if model.config.vocabulary != vocab.conditioning():
         raise SystemExit(f"the classifier in {classifier_dir} was trained on another vocabulary; "
                          f"pass --train-data DIR --retrain-classifier")
     size = model.config.size
