@@ -15,6 +15,7 @@ from __future__ import annotations
 import colorsys
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -100,7 +101,7 @@ class Vocabulary:
     # ---- validation -------------------------------------------------------------------
     def validate(self, spec: object) -> dict[str, str]:
         """Check a spec; return it normalised (lower-case colours, "any" keys dropped)."""
-        if not isinstance(spec, dict):
+        if not isinstance(spec, Mapping):
             raise ValueError(f"spec must be a JSON object like {{\"hair\": \"bob\"}}, got {_show(spec)}")
         clean: dict[str, str] = {}
         for key, value in spec.items():

@@ -7,6 +7,7 @@ its conditional centre (``Generator.mean_w``), so they change what the labels do
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,7 @@ def check_controls(truncation: object, sliders: object, directions: Directions) 
         raise ValueError(f"truncation must be a number from {lo} to {hi}, got {truncation!r}")
     if sliders is None:
         sliders = {}
-    if not isinstance(sliders, dict):
+    if not isinstance(sliders, Mapping):
         raise ValueError(f"sliders must be an object like {{\"{(directions.names or ['name'])[0]}\": 1.5}}, "
                          f"got {str(sliders)[:40]!r}")
     clean = {}
@@ -50,7 +51,7 @@ def check_controls(truncation: object, sliders: object, directions: Directions) 
 
 
 def apply_controls(w: torch.Tensor, w_mean: torch.Tensor, w_dim: int, truncation: float,
-                   sliders: dict[str, float], directions: Directions) -> torch.Tensor:
+                   sliders: Mapping[str, float], directions: Directions) -> torch.Tensor:
     """Truncate the style part of w (B, w_dim + ...) towards w_mean, then move along directions."""
     style = w_mean[:, :w_dim] + truncation * (w[:, :w_dim] - w_mean[:, :w_dim])
     for name, value in sliders.items():
