@@ -172,3 +172,11 @@ def test_the_runtime_holds_no_preset_table():
     from pathlib import Path
     package = Path(weights.__file__).parent
     assert not [p.name for p in package.glob("*.py") if "raisedExcitedNatural" in p.read_text()]
+
+
+def test_every_shipped_file_is_under_10_mib():
+    """A Space refuses plain-git files over 10 MiB; the generator ships in shards."""
+    from pathlib import Path
+    root = Path(weights.__file__).resolve().parent.parent
+    big = [str(p.relative_to(root)) for p in (root / "weights").rglob("*") if p.is_file() and p.stat().st_size >= 10 << 20]
+    assert big == []
