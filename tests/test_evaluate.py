@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from train import benchmark_design, benchmark_render, classifier, evaluate
+from benchmarks import design as benchmark_design, render as benchmark_render
+from train import classifier, evaluate
 from train.classifier import FitConfig
 from train.dataset import load_images, read_metadata
 

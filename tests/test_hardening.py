@@ -42,7 +42,7 @@ from PIL import Image
 from avatar_studio import ui
 from avatar_studio.recipe import FRAMES, SIZES
 from avatar_studio.ui import MAX_BODY_BYTES, Designer, build_demo, launch
-from train.benchmark_load import Answer, Server, call, fetch_files, free_port, join
+from tests.harness import Answer, Server, call, fetch_files, free_port, join
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_REQUESTS = 520
