@@ -17,6 +17,7 @@ from PIL import Image
 import train.train as training
 from avatar_studio import AvatarStudio
 from train import checkpoint
+from train.errors import TrainError
 from train.train import PRESETS, TrainConfig, batch_ids, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ def test_resume_without_a_usable_checkpoint_is_refused(tiny_data, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint-0000004.pt").write_bytes(b"")
-    with pytest.raises(SystemExit, match="--resume: no usable checkpoint in"):
+    with pytest.raises(TrainError, match="--resume: no usable checkpoint in"):
         train(tiny_data, run, CFG, resume=True, progress=False)
 
 
@@ -121,7 +122,7 @@ def test_resume_without_a_usable_checkpoint_is_refused(tiny_data, tmp_path):
 def test_resume_with_other_settings_is_refused(full_run, tiny_data, tmp_path, change):
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
-    with pytest.raises(SystemExit, match="--resume: .* was trained with other settings"):
+    with pytest.raises(TrainError, match="--resume: .* was trained with other settings"):
         train(tiny_data, run, dataclasses.replace(CFG, **change), resume=True, progress=False)
     assert metrics(run) == metrics(full_run)
 
@@ -129,7 +130,7 @@ def test_resume_with_other_settings_is_refused(full_run, tiny_data, tmp_path, ch
 def test_a_new_run_will_not_overwrite_checkpoints(full_run, tiny_data, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
-    with pytest.raises(SystemExit, match="already holds checkpoints: pass --resume"):
+    with pytest.raises(TrainError, match="already holds checkpoints: pass --resume"):
         train(tiny_data, run, CFG, progress=False)
 
 
@@ -189,12 +190,12 @@ def test_auto_codes_fall_back_to_the_encoder_without_recorded_choices(unrecorded
     ({"code_classes": 8}, "the data records 3 unlabelled choices"),
 ], ids=["unknown source", "too few codes", "too few classes"])
 def test_code_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(TrainError, match=message):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, **changes), progress=False)
 
 
 def test_codes_from_data_need_recorded_choices(unrecorded, tmp_path):
-    with pytest.raises(SystemExit, match="--codes data: the rows don't record unlabelled choices"):
+    with pytest.raises(TrainError, match="--codes data: the rows don't record unlabelled choices"):
         train(unrecorded, tmp_path / "run", dataclasses.replace(CFG, codes="data"), progress=False)
 
 
@@ -224,7 +225,7 @@ def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full
     run = train(tiny_data, tmp_path / "grown", grown, progress=False)
     assert checkpoint.load_latest(run)["generator_config"]["const_colors"] == 4
     shrunk = dataclasses.replace(CFG, steps=2, init_from=str(run), const_colors=2)
-    with pytest.raises(SystemExit, match="the palette can grow, not shrink"):
+    with pytest.raises(TrainError, match="the palette can grow, not shrink"):
         train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
 
 
@@ -267,7 +268,7 @@ def test_a_run_from_before_per_class_templates_warm_starts_but_does_not_resume(f
     old_run.mkdir()
     checkpoint.save(old_run, STEPS, {**state, "model": old_form(state["model"], cfg, "generator."),
                                      "ema": old_form(state["ema"], cfg)})
-    with pytest.raises(SystemExit, match="--init_from " + str(old_run)):
+    with pytest.raises(TrainError, match="--init_from " + str(old_run)):
         train(tiny_data, old_run, CFG, resume=True, progress=False)
     warm = train(tiny_data, tmp_path / "warm", dataclasses.replace(CFG, steps=2, init_from=str(old_run)),
                  progress=False)
@@ -291,7 +292,7 @@ def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_pat
     assert math.isclose(rows[-1]["loss"], rows[-1]["recon"] + cfg.balance * rows[-1]["balance"]
                         + cfg.palette * rows[-1]["palette"] + 0.5 * rows[-1]["feature"] + 0.1 * rows[-1]["label_ce"],
                         rel_tol=1e-5)
-    with pytest.raises(SystemExit, match="other settings"):
+    with pytest.raises(TrainError, match="other settings"):
         train(tiny_data, run, dataclasses.replace(cfg, steps=3, perceptual=0.2), resume=True, progress=False)
 
 
@@ -301,7 +302,7 @@ def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_pat
     ({"critic": "runs/critic"}, "set --perceptual and/or --classify above 0"),
 ])
 def test_critic_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(TrainError, match=message):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, **changes), progress=False)
 
 
@@ -313,7 +314,7 @@ def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, 
         model.config.size = 64
         return model, meta
     monkeypatch.setattr(training.classifier, "load", load_as_64)
-    with pytest.raises(SystemExit, match="reads 64 px images, the data is 32 px"):
+    with pytest.raises(TrainError, match="reads 64 px images, the data is 32 px"):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, critic=str(tiny_critic), classify=0.1),
               progress=False)
 
@@ -375,3 +376,14 @@ def test_torchrun_two_processes_on_cpu(tiny_data, tmp_path):
     export(run, weights, version="1", name="ddp", k=2, names=[])
     studio = AvatarStudio.from_pretrained(weights, device="cpu")
     assert studio.design({"hair": "bob"}, 1).size == (32, 32)
+
+
+def test_a_stage_turns_a_train_error_into_one_line_and_exit_status_2(tmp_path, capsys):
+    """Library functions raise TrainError; only main() makes it an exit status."""
+    from train.export import export, main as export_main
+    (tmp_path / "run").mkdir()
+    with pytest.raises(TrainError, match="no usable checkpoint in"):
+        export(tmp_path / "run", tmp_path / "w", "1", None, 2, [])
+    assert export_main([str(tmp_path / "run"), str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"python -m train.export: error: no usable checkpoint in {tmp_path / 'run'}"

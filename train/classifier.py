@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from torch import nn
 
 from avatar_studio.attributes import Vocabulary
 from train.dataset import METADATA, VOCABULARY, load_images, read_metadata
+from train.errors import TrainError, stage_main
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "classifier.json"
@@ -325,7 +327,7 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
     """A saved classifier (strict load) and its metadata."""
     meta = read_meta(folder)
     if meta is None:
-        raise FileNotFoundError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
+        raise TrainError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
     model = AttributeClassifier(ClassifierConfig(**meta["config"]))
     model.load_state_dict(load_file(str(Path(folder) / WEIGHTS_FILE)), strict=True)
     return model.eval(), meta
@@ -354,7 +356,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
     meta = read_meta(folder)
     if data is None:
         if meta is None:
-            raise FileNotFoundError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
+            raise TrainError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
         recorded = Path(meta["data"]["folder"])
         if not (recorded / METADATA).is_file():
             if retrain:
@@ -382,6 +384,7 @@ def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = No
     return {"rows": len(rows), **accuracy(model, predict(model, images), index, rgb)}
 
 
+@stage_main("python -m train.classifier")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -405,4 +408,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from avatar_studio.weights import save_directions, save_generator, write_checksu
 from train import checkpoint
 from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
+from train.errors import TrainError, stage_main
 from train.legacy import fold_templates
 from train.model_card import write_model_card
 
@@ -52,7 +54,7 @@ def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.T
     if state.get("codes", "encoder") == "data":
         known = encode_unlabelled([rows[i] for i in pick], read_unlabelled(data))
         if known is None:
-            raise SystemExit(f"{data} does not record the unlabelled choices this run was trained on")
+            raise TrainError(f"{data} does not record the unlabelled choices this run was trained on")
         return known
     tc = state["train_config"]
     encoder = CodeEncoder(tc["n_codes"], tc["code_classes"], tc["encoder_width"])
@@ -67,11 +69,11 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
            data: Path | None = None, code_bank: int = 0) -> Path:
     state = checkpoint.load_latest(run)
     if state is None:
-        raise SystemExit(f"no usable checkpoint in {run}")
+        raise TrainError(f"no usable checkpoint in {run}")
     ema = fold_templates(state["ema"], GeneratorConfig(**state["generator_config"]))
     if code_bank:
         if data is None:
-            raise SystemExit("--code-bank needs --data (the training images to read the codes off)")
+            raise TrainError("--code-bank needs --data (the training images to read the codes off)")
         bank = read_code_bank(state, data, code_bank)
         code_bank, ema["code_bank"] = len(bank), bank
     gcfg = GeneratorConfig(**{**state["generator_config"], "version": version, "name": name or out.name,
@@ -116,6 +118,7 @@ def _last_metrics(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+@stage_main("python -m train.export")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,4 +138,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 
 from avatar_studio import weights
 from avatar_studio.generator import Generator, GeneratorConfig
-from train.errors import TrainError
+from train.errors import TrainError, stage_main
 
 
 def fold_templates(state: dict, config: GeneratorConfig) -> dict:
@@ -75,18 +75,14 @@ def convert_folder(old: Path, new: Path) -> Path:
     return new
 
 
-def main(argv: list[str] | None = None) -> int:
+@stage_main("python -m train.legacy")
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.legacy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, help="weights folder in an older format")
     parser.add_argument("new", type=Path, help="new folder to write the current format into")
     args = parser.parse_args(argv)
-    try:
-        print(convert_folder(args.old, args.new))
-    except TrainError as e:
-        print(f"python -m train.legacy: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    print(convert_folder(args.old, args.new))
 
 
 if __name__ == "__main__":

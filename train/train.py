@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +36,10 @@ from tqdm import tqdm
 
 from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, paint
 from train import checkpoint, classifier, losses
-from train.legacy import fold_templates
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
+from train.errors import TrainError, stage_main
+from train.legacy import fold_templates
 from train.samples import save_sample_grid
 
 
@@ -121,17 +123,17 @@ class AutoEncoder(nn.Module):
 
 
 def code_source(cfg: TrainConfig, dataset: AvatarSet) -> str:
-    """Resolve ``cfg.codes`` for this data: "data" or "encoder" (SystemExit when it can't be)."""
+    """Resolve ``cfg.codes`` for this data: "data" or "encoder" (TrainError when it can't be)."""
     if cfg.codes not in CODE_SOURCES:
-        raise SystemExit(f"--codes {cfg.codes!r}: choose one of {', '.join(CODE_SOURCES)}")
+        raise TrainError(f"--codes {cfg.codes!r}: choose one of {', '.join(CODE_SOURCES)}")
     if cfg.codes == "encoder" or (cfg.codes == "auto" and dataset.codes is None):
         return "encoder"
     if dataset.codes is None:
-        raise SystemExit("--codes data: the rows don't record unlabelled choices "
+        raise TrainError("--codes data: the rows don't record unlabelled choices "
                          "(no \"unlabelled\" block in vocabulary.json, or no such keys in metadata.jsonl)")
     sizes = {name: len(choices) for name, choices in dataset.unlabelled.items()}
     if cfg.n_codes != len(sizes) or cfg.code_classes < max(sizes.values()):
-        raise SystemExit(f"--codes data: the data records {len(sizes)} unlabelled choices {sizes}; "
+        raise TrainError(f"--codes data: the data records {len(sizes)} unlabelled choices {sizes}; "
                          f"set --n_codes {len(sizes)} --code_classes {max(sizes.values())} (or more)")
     return "data"
 
@@ -183,23 +185,23 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     if resume:
         state = checkpoint.load_latest(out)
         if state is None:
-            raise SystemExit(f"--resume: no usable checkpoint in {out}")
+            raise TrainError(f"--resume: no usable checkpoint in {out}")
         if "generator.templates.weight" in state["model"]:
-            raise SystemExit(f"--resume: {out} holds part templates in the form before per-class maps; "
+            raise TrainError(f"--resume: {out} holds part templates in the form before per-class maps; "
                              f"start a new run from it with --init_from {out}")
         if not same_maths(state["train_config"], cfg):
-            raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
+            raise TrainError(f"--resume: {out} was trained with other settings {state['train_config']}")
         model.load_state_dict(state["model"], strict=True)
         ema.load_state_dict(state["ema"], strict=True)
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         start = state["step"]
     elif checkpoint.list_checkpoints(out):
-        raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+        raise TrainError(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
     elif cfg.init_from:
         state = checkpoint.load_latest(Path(cfg.init_from))
         if state is None:
-            raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
+            raise TrainError(f"--init_from: no usable checkpoint in {cfg.init_from}")
         old = state["generator_config"]
         _load_grown(model, grow_palette(fold_templates(state["model"], gcfg), old, gcfg), cfg.init_from)
         _load_grown(ema, grow_palette(fold_templates(state["ema"], gcfg), old, gcfg), cfg.init_from)
@@ -275,20 +277,20 @@ def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> n
     """The frozen critic classifier of ``cfg.critic`` (None when no critic term is on)."""
     if not (cfg.perceptual or cfg.classify):
         if cfg.critic:
-            raise SystemExit(f"--critic {cfg.critic}: set --perceptual and/or --classify above 0, "
+            raise TrainError(f"--critic {cfg.critic}: set --perceptual and/or --classify above 0, "
                              "or the critic would be loaded for nothing")
         return None
     if not cfg.critic:
-        raise SystemExit("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
+        raise TrainError("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
                          "renders (python -m train.classifier --data DIR --out runs/critic --seed 1)")
     try:
         model, _ = classifier.load(Path(cfg.critic))
-    except FileNotFoundError as e:
-        raise SystemExit(f"--critic: {e}") from None
+    except TrainError as e:
+        raise TrainError(f"--critic: {e}") from None
     if model.config.vocabulary != dataset.vocab.conditioning():
-        raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
+        raise TrainError(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
     if model.config.size != dataset.images.shape[-1]:
-        raise SystemExit(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
+        raise TrainError(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
                          f"{dataset.images.shape[-1]} px")
     return model.to(device).eval().requires_grad_(False)
 
@@ -304,7 +306,7 @@ def _load_grown(module: nn.Module, state: dict, source: str) -> None:
     bad = [k for k in missing if not k.split("generator.")[-1].startswith(GROWN)] + [
         k for k in unexpected if not (dropped and k.startswith("encoder."))]
     if bad:
-        raise SystemExit(f"--init_from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
+        raise TrainError(f"--init_from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
 
 
 def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
@@ -319,7 +321,7 @@ def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
     if (f_old, k_old) == (new.free_colors, new.const_colors):
         return state
     if new.free_colors < f_old or new.const_colors < k_old:
-        raise SystemExit(f"--init_from: the palette can grow, not shrink (free {f_old} -> {new.free_colors}, "
+        raise TrainError(f"--init_from: the palette can grow, not shrink (free {f_old} -> {new.free_colors}, "
                          f"constant {k_old} -> {new.const_colors})")
     n_c = new.n_colors
     n_old = n_c + f_old + k_old
@@ -379,6 +381,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
             parser.add_argument(f"--{f.name}", type=type(default), default=None)
 
 
+@stage_main("python -m train.train")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -395,4 +398,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
