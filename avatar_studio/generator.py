@@ -26,17 +26,14 @@ from torch import nn
 from avatar_studio.attributes import Vocabulary
 
 @dataclass
-class GeneratorConfig:
-    vocabulary: dict                 # Vocabulary.to_dict(): names, choices, palettes
-    name: str = "avatar-studio"
-    version: str = "0"
-    resolution: int = 128
+class Architecture:
+    """The generator's hyper-parameters: typed here once; a training run nests them
+    (``train.train.TrainConfig.arch``) and config.json holds them flat."""
     n_codes: int = 3                 # discrete style codes for the unlabelled parts
     code_classes: int = 16
     embed_dim: int = 32
     w_dim: int = 256
     mapping_layers: int = 2
-    base_res: int = 8
     # feature channels per resolution, from base_res up; a last transposed conv paints 2x that
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     free_colors: int = 4             # palette colours predicted from w
@@ -46,6 +43,16 @@ class GeneratorConfig:
     # part templates: one learned map per attribute class (classes carried in w), painted
     # straight onto the second resolution: a short path from a class to where its part sits
     template_channels: int = 0
+
+
+@dataclass(kw_only=True)
+class GeneratorConfig(Architecture):
+    """config.json: the architecture plus what the data and the export fix."""
+    vocabulary: dict                 # Vocabulary.to_dict(): names, choices, palettes, presets
+    name: str = "avatar-studio"
+    version: str = "0"
+    resolution: int = 128
+    base_res: int = 8
     # code bank: style-code tuples read off real training images (filled by train.export); a
     # seed picks one of them, so sampled codes are combinations the generator has learned
     code_bank: int = 0

@@ -16,6 +16,7 @@ from PIL import Image
 
 import train.train as training
 from avatar_studio import AvatarStudio
+from avatar_studio.generator import Architecture
 from train import checkpoint
 from train.errors import TrainError
 from train.train import PRESETS, TrainConfig, batch_ids, train
@@ -25,6 +26,13 @@ STEPS = 8
 CFG = dataclasses.replace(PRESETS["tiny"], steps=STEPS, log_every=1, checkpoint_every=STEPS // 2,
                           sample_every=STEPS // 2)
 LOSSES = ("step", "kimg", "loss", "recon", "balance", "lr")  # everything but the clock
+ARCH = {f.name for f in dataclasses.fields(Architecture)}
+
+
+def with_(cfg: TrainConfig, **changes) -> TrainConfig:
+    """cfg with changes; architecture fields go into cfg.arch."""
+    arch = dataclasses.replace(cfg.arch, **{k: v for k, v in changes.items() if k in ARCH})
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if k not in ARCH}, arch=arch)
 
 
 def metrics(run: Path) -> list[dict]:
@@ -123,7 +131,7 @@ def test_resume_with_other_settings_is_refused(full_run, tiny_data, tmp_path, ch
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
     with pytest.raises(TrainError, match="--resume: .* was trained with other settings"):
-        train(tiny_data, run, dataclasses.replace(CFG, **change), resume=True, progress=False)
+        train(tiny_data, run, with_(CFG, **change), resume=True, progress=False)
     assert metrics(run) == metrics(full_run)
 
 
@@ -186,12 +194,12 @@ def test_auto_codes_fall_back_to_the_encoder_without_recorded_choices(unrecorded
 
 @pytest.mark.parametrize("changes, message", [
     ({"codes": "bogus"}, "--codes 'bogus': choose one of auto, data, encoder"),
-    ({"codes": "data", "n_codes": 2}, "the data records 3 unlabelled choices .* set --n_codes 3 --code_classes 15"),
+    ({"codes": "data", "n_codes": 2}, "the data records 3 unlabelled choices .* set --n-codes 3 --code-classes 15"),
     ({"code_classes": 8}, "the data records 3 unlabelled choices"),
 ], ids=["unknown source", "too few codes", "too few classes"])
 def test_code_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
     with pytest.raises(TrainError, match=message):
-        train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, **changes), progress=False)
+        train(tiny_data, tmp_path / "run", with_(CFG, **changes), progress=False)
 
 
 def test_codes_from_data_need_recorded_choices(unrecorded, tmp_path):
@@ -221,10 +229,10 @@ def test_a_grown_palette_paints_what_the_warm_start_painted(full_run):
 
 
 def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full_run, tiny_data, tmp_path):
-    grown = dataclasses.replace(CFG, steps=2, init_from=str(full_run), free_colors=6, const_colors=4)
+    grown = with_(CFG, steps=2, init_from=str(full_run), free_colors=6, const_colors=4)
     run = train(tiny_data, tmp_path / "grown", grown, progress=False)
     assert checkpoint.load_latest(run)["generator_config"]["const_colors"] == 4
-    shrunk = dataclasses.replace(CFG, steps=2, init_from=str(run), const_colors=2)
+    shrunk = with_(CFG, steps=2, init_from=str(run), const_colors=2)
     with pytest.raises(TrainError, match="the palette can grow, not shrink"):
         train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
 
@@ -268,7 +276,7 @@ def test_a_run_from_before_per_class_templates_warm_starts_but_does_not_resume(f
     old_run.mkdir()
     checkpoint.save(old_run, STEPS, {**state, "model": old_form(state["model"], cfg, "generator."),
                                      "ema": old_form(state["ema"], cfg)})
-    with pytest.raises(TrainError, match="--init_from " + str(old_run)):
+    with pytest.raises(TrainError, match="--init-from " + str(old_run)):
         train(tiny_data, old_run, CFG, resume=True, progress=False)
     warm = train(tiny_data, tmp_path / "warm", dataclasses.replace(CFG, steps=2, init_from=str(old_run)),
                  progress=False)
@@ -321,7 +329,8 @@ def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, 
 
 # ---- command lines -------------------------------------------------------------------------
 @pytest.mark.parametrize("module, needles", [
-    ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log_every"]),
+    ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log-every",
+                     "--w-dim", "--init-from"]),
     ("train.export", ["python -m train.export runs/", "--directions", "--direction-names"]),
 ])
 def test_cli_help(module, needles):
@@ -334,10 +343,12 @@ def test_cli_help(module, needles):
 
 def test_cli_train_overrides_then_export(tiny_data, tmp_path, capsys):
     run, weights = tmp_path / "runs" / "cli", tmp_path / "weights" / "cli"
-    training.main(["--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "3",
-                   "--log_every", "1", "--channels", "8", "8", "8"])
+    assert training.main(["--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "3",
+                          "--log-every", "1", "--channels", "8", "8", "8", "--embed_dim", "4"]) == 0
+    assert "--embed_dim is spelled with dashes now (--embed-dim)" in capsys.readouterr().err, "old spelling: a note"
     saved = json.loads((run / "train_config.json").read_text())
-    assert saved == dataclasses.asdict(dataclasses.replace(PRESETS["tiny"], steps=3, log_every=1, channels=[8, 8, 8]))
+    assert saved == dataclasses.asdict(with_(PRESETS["tiny"], steps=3, log_every=1, channels=[8, 8, 8], embed_dim=4))
+    assert saved["arch"]["channels"] == [8, 8, 8], "architecture settings nested, typed once"
     assert [r["step"] for r in metrics(run)] == [1, 2, 3]
 
     from train.export import main as export_main
@@ -364,7 +375,7 @@ def test_torchrun_two_processes_on_cpu(tiny_data, tmp_path):
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "train.train",
                           "--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "4",
-                          "--log_every", "1", "--checkpoint_every", "2"],
+                          "--log-every", "1", "--checkpoint-every", "2"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = metrics(run)
@@ -387,3 +398,10 @@ def test_a_stage_turns_a_train_error_into_one_line_and_exit_status_2(tmp_path, c
     assert export_main([str(tmp_path / "run"), str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"python -m train.export: error: no usable checkpoint in {tmp_path / 'run'}"
+
+
+def test_a_flat_config_from_before_the_nesting_is_read_and_compared(tmp_path):
+    flat = {k: v for k, v in dataclasses.asdict(CFG).items() if k != "arch"} | dataclasses.asdict(CFG.arch)
+    flat.pop("mapping_layers")  # a field newer than the run takes its default
+    assert TrainConfig.from_dict(flat) == CFG
+    assert training.same_maths(flat, CFG) and not training.same_maths({**flat, "w_dim": 64}, CFG)

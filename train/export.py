@@ -56,10 +56,10 @@ def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.T
         if known is None:
             raise TrainError(f"{data} does not record the unlabelled choices this run was trained on")
         return known
-    tc = state["train_config"]
-    encoder = CodeEncoder(tc["n_codes"], tc["code_classes"], tc["encoder_width"])
+    gc = state["generator_config"]
+    encoder = CodeEncoder(gc["n_codes"], gc["code_classes"], state["train_config"]["encoder_width"])
     encoder.load_state_dict({k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")})
-    resolution = state["generator_config"]["resolution"]
+    resolution = gc["resolution"]
     codes = [encoder(load_images(data, [rows[i] for i in pick[j:j + 256]], resolution).float() / 255).argmax(-1)
              for j in range(0, len(pick), 256)]
     return torch.cat(codes)

@@ -10,11 +10,14 @@ Shims:
   -> one template map per class (``fold_templates``); training's warm starts (--init_from) and
   ``train.export`` fold old checkpoints on the fly;
 - a weights folder of that form, or a single ``model.safetensors`` over the shard size,
-  -> the current folder (``convert_folder``).
+  -> the current folder (``convert_folder``);
+- a training config with the architecture's fields flat (runs before they were nested in
+  ``TrainConfig.arch``) -> nested (``nest_train_config``).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -24,7 +27,7 @@ import torch
 from safetensors.torch import load_file
 
 from avatar_studio import weights
-from avatar_studio.generator import Generator, GeneratorConfig
+from avatar_studio.generator import Architecture, Generator, GeneratorConfig
 from train.errors import TrainError, stage_main
 
 
@@ -46,6 +49,17 @@ def fold_templates(state: dict, config: GeneratorConfig) -> dict:
             tables.append(emb @ weight[:, i * config.embed_dim:(i + 1) * config.embed_dim].T)  # (n_a, TRR)
         state[prefix + "templates"], state[prefix + "template_bias"] = torch.cat(tables), bias
     return state
+
+
+ARCH_FIELDS = {f.name for f in dataclasses.fields(Architecture)}
+
+
+def nest_train_config(saved: dict) -> dict:
+    """A saved training config -> the nested form ({..., "arch": {...}}); nested ones pass unchanged."""
+    if "arch" in saved:
+        return dict(saved)
+    return {**{k: v for k, v in saved.items() if k not in ARCH_FIELDS},
+            "arch": {k: v for k, v in saved.items() if k in ARCH_FIELDS}}
 
 
 def convert_folder(old: Path, new: Path) -> Path:
