@@ -405,3 +405,39 @@ def test_a_flat_config_from_before_the_nesting_is_read_and_compared(tmp_path):
     flat.pop("mapping_layers")  # a field newer than the run takes its default
     assert TrainConfig.from_dict(flat) == CFG
     assert training.same_maths(flat, CFG) and not training.same_maths({**flat, "w_dim": 64}, CFG)
+
+
+def test_the_stage_list_reproduces_the_settings_that_made_the_shipped_weights():
+    """train/stages.json, parsed by train.train's own flags, gives every recorded stage's settings."""
+    import argparse
+    from train.stages import read_stages
+    from train.train import RESUMABLE, add_dataclass_arguments, config_from_args
+    shipped = ROOT / "weights" / "avatar-studio"
+    data = read_stages()
+    assert data["model"] == "{name}@{version}".format(**json.loads((shipped / "config.json").read_text()))
+    recorded = {st["run"]: st["train_config"] for st in json.loads((shipped / "training.json").read_text())["stages"]}
+    trains = [st["command"][1:] for st in data["stages"] if st["command"][0] == "train.train"]
+    assert [args[args.index("--out") + 1] for args in trains] == list(recorded), "every stage, in order"
+    for args in trains:
+        parser = argparse.ArgumentParser()
+        for flag in ("--data", "--out", "--preset"):
+            parser.add_argument(flag)
+        add_dataclass_arguments(parser)
+        got = dataclasses.asdict(config_from_args(parser.parse_args(args), args))
+        want = dataclasses.asdict(TrainConfig.from_dict(recorded[args[args.index("--out") + 1]]))
+        bookkeeping = set(RESUMABLE) - {"minutes"}
+        assert {k: v for k, v in got.items() if k not in bookkeeping} == \
+               {k: v for k, v in want.items() if k not in bookkeeping}
+    export = data["stages"][-1]["command"]
+    assert export[:3] == ["train.export", trains[-1][trains[-1].index("--out") + 1], "weights/avatar-studio"]
+    card = (shipped / "README.md").read_text()
+    assert "## Reproduce" in card and "python -m train.train --data data/train128 --preset cpu --out runs/cpu128m" in card
+
+
+def test_a_stage_list_that_warm_starts_from_nowhere_is_refused(tmp_path):
+    from train.stages import read_stages
+    bad = {"model": "x@1", "about": "", "stages": [
+        {"name": "b", "command": ["train.train", "--out", "runs/b", "--init-from", "runs/a"]}]}
+    (tmp_path / "stages.json").write_text(json.dumps(bad))
+    with pytest.raises(TrainError, match="warm-starts from runs/a, which no earlier stage makes"):
+        read_stages(tmp_path / "stages.json")

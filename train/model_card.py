@@ -134,7 +134,18 @@ def write_model_card(folder: Path) -> None:
                             if c.get("perceptual") or c.get("classify") else "") +
                          f"style codes from {st.get('codes', 'the encoder')}")
         text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
+    text = text.replace("\n## Evaluation", _reproduce(f"{config['name']}@{config['version']}") + "\n## Evaluation")
     (folder / "README.md").write_text(text)
+
+
+def _reproduce(model_id: str) -> str:
+    """The checked-in stage list (train/stages.json) as commands, when it is this model's."""
+    from train.stages import command_lines, read_stages
+    data = read_stages()
+    if data["model"] != model_id:
+        return ""
+    lines = "\n".join(command_lines(data))
+    return f"\n## Reproduce\n\n{data['about']}\n\n```bash\n{lines}\n```\n"
 
 
 def flat_train_config(tc: dict) -> dict:
