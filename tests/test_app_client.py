@@ -14,6 +14,8 @@ from gradio_client.exceptions import AppError
 
 from avatar_studio.ui import build_demo, launch
 
+pytestmark = pytest.mark.server  # the app over HTTP (gradio_client)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

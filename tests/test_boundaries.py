@@ -71,6 +71,7 @@ print(json.dumps({"imported": names, "loaded": sorted({m.split(".")[0] for m in 
 """
 
 
+@pytest.mark.server
 def test_importing_every_runtime_module_but_the_page_loads_no_gradio_and_no_train():
     page = ",".join(n[:-3] for n in GRADIO_MODULES)
     r = subprocess.run([sys.executable, "-c", PROBE, page + ",__main__"], cwd=ROOT, capture_output=True, text=True,

@@ -44,6 +44,8 @@ from avatar_studio.recipe import FRAMES, SIZES
 from avatar_studio.ui import MAX_BODY_BYTES, Designer, build_demo, launch
 from tests.harness import Answer, Server, call, fetch_files, free_port, join
 
+pytestmark = pytest.mark.server  # the app over HTTP, in process and in child processes
+
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_REQUESTS = 520
 

@@ -23,6 +23,8 @@ from avatar_studio import ui
 from avatar_studio.ui import build_demo, launch
 from tests.harness import Server, free_port, join, load, queue_full, soak, valid_png
 
+pytestmark = pytest.mark.server  # the app in a child process, over HTTP
+
 SOAK_SETTINGS = {"delete_cache": (1, 3), "state_capacity": 50}
 
 

@@ -177,6 +177,7 @@ def test_outfit_and_skin_colours_land_where_they_belong():
 
 
 # ---- CLI -----------------------------------------------------------------------------------
+@pytest.mark.server
 def test_cli_help_and_bad_arguments(tmp_path):
     out = subprocess.run([sys.executable, "-m", "train.render_dataset", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)

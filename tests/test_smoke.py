@@ -39,6 +39,7 @@ def test_tiny_model_designs_deterministically(studio):
     assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("order, policy, threads, warned", [
     ("tune_cpu, then torch", None, 2, None),           # the entry points' order: PASSIVE before torch starts
     ("torch, then tune_cpu", "PASSIVE", 2, None),      # the user set it: nothing to undo

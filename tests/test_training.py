@@ -328,6 +328,7 @@ def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, 
 
 
 # ---- command lines -------------------------------------------------------------------------
+@pytest.mark.server
 @pytest.mark.parametrize("module, needles", [
     ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log-every",
                      "--w-dim", "--init-from"]),
