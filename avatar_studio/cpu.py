@@ -7,7 +7,8 @@
 Importing avatar_studio changes nothing in the process; ``tune_cpu`` does, on purpose:
 - ``OMP_WAIT_POLICY=PASSIVE`` (unless set): OpenMP threads sleep instead of spinning while they
   wait. OpenMP reads it once, when torch loads, so it must be set before the first torch import.
-  On a busy 2-core VM a batch-1 design took 61 ms with two spinning threads and 13 ms with one.
+  On a shared 2-core VM a batch-1 design took 280-620 ms untuned vs 39-45 ms tuned (busy, median
+  of 60) and 61 vs 13 ms (quieter day).
   If torch came first without it, torch is set to one thread instead (a warning says why).
 - glibc's malloc thresholds: the generator's short-lived activations (up to a few MB) come from
   memory the process already holds, not fresh zeroed pages (mmap and trim above 128 KB by
@@ -24,8 +25,8 @@ import warnings
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 SMALL_CPU = 4                                # usable cores at or below which spinning threads hurt
-COST = ("on a busy 2-core VM a batch-1 design took 61 ms untuned and 13 ms tuned; "
-        "malloc tuning alone: 11.6 -> 9.2 ms a synthesis")
+COST = ("measured on a shared 2-core VM, one batch-1 design: 280-620 ms untuned vs 39-45 ms tuned when busy, "
+        "61 vs 13 ms when quieter; the malloc tuning alone: 11.6 -> 9.2 ms a synthesis")
 _state = {"tuned": False, "warned": False}
 
 

@@ -60,4 +60,4 @@ def test_cpu_tuning_is_one_explicit_call_and_importing_changes_nothing(tiny_weig
         assert got["warnings"] == []
     else:
         assert len(got["warnings"]) == 1 and warned in got["warnings"][0], got["warnings"]
-        assert "61 ms" in got["warnings"][0] and "13 ms" in got["warnings"][0], "the measured cost"
+        assert "ms untuned vs" in got["warnings"][0] and "ms tuned" in got["warnings"][0], "the measured cost"
