@@ -116,7 +116,7 @@ class Designer:
     def step(self, history: dict, *values: Any) -> tuple[Image.Image, str, str, dict]:
         """Render what the controls say (the live image) and record it as a design step for undo."""
         r = self.studio.check_recipe(self.form.recipe_of(values))
-        image = self.studio.render({**r.to_dict(), "size": PREVIEW_SIZE})
+        image = self.studio.render(r.with_export(size=PREVIEW_SIZE))  # checked once, above
         return image, r.to_json(), self.form.match_expression(r.spec), F.push(history, r.to_json())
 
     @_user_errors

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from avatar_studio.fair import Ledger, Limits, check_work, client_address, work
-from train.benchmark_load import Server, call, percentile
+from tests.harness import Server, call, percentile
 
+pytestmark = pytest.mark.server  # the app in child processes, over HTTP (the CLI in process)
 VICTIM = "127.0.0.2"            # a second loopback address: another visitor
 
 
@@ -272,7 +273,7 @@ def test_7_nothing_a_client_sends_is_printed_to_the_log(served):
 
 # ---- 8. CLI and weights edges ---------------------------------------------------------------------------
 def run_cli(capsys, *argv) -> tuple[int, str]:
-    from avatar_studio.__main__ import main
+    from avatar_studio.cli import main
     status = main([str(a) for a in argv])
     err = capsys.readouterr().err
     return status, err
