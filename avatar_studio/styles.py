@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avatar_studio.attributes import EXPRESSIONS
+
 DEFAULT_STYLE = "avataaars"
 NONE = "none"
 COLORS = ("hair_color", "outfit_color", "skin_color")
@@ -110,18 +112,8 @@ _AVATAAARS = StyleMap(
                      "happy": ("smile", "tongue", "twinkle"), "angry": ("serious",)},
            "eyebrows": {"angry": ("angry", "angryNatural", "frownNatural"), "sad": ("sadConcerned", "sadConcernedNatural"),
                         "surprised": ("raisedExcited", "raisedExcitedNatural")}},
-    # the presets of avatar_studio.attributes.EXPRESSIONS (those of a mood)
-    expressions={
-        "happy": {"eyes": "happy", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
-        "sad": {"eyes": "cry", "eyebrows": "sadConcernedNatural", "mouth": "sad"},
-        "surprised": {"eyes": "surprised", "eyebrows": "raisedExcited", "mouth": "screamOpen"},
-        "angry": {"eyes": "squint", "eyebrows": "angryNatural", "mouth": "serious"},
-        "wink": {"eyes": "wink", "eyebrows": "defaultNatural", "mouth": "twinkle"},
-        "in love": {"eyes": "hearts", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
-        "sleepy": {"eyes": "closed", "eyebrows": "defaultNatural", "mouth": "default"},
-        "dizzy": {"eyes": "xDizzy", "eyebrows": "upDownNatural", "mouth": "disbelief"},
-        "neutral": {"eyes": "default", "eyebrows": "defaultNatural", "mouth": "default"},
-    },
+    # the app's presets (avatar_studio.attributes.EXPRESSIONS), those of a mood
+    expressions={feeling: EXPRESSIONS[feeling] for feeling in MOODS},
 )
 
 _BIG_SMILE = StyleMap(
