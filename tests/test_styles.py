@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from train import styles
+from train import evaluate, styles
 from train.dataset import AvatarSet, read_metadata
 from train.render_dataset import METADATA, RENDER_CONFIG, VOCABULARY, draw_labels, render_dataset
 
@@ -130,3 +130,9 @@ def test_a_rendered_pack_trains(name, tmp_path):
     row = json.loads((pack / METADATA).read_text().splitlines()[5])
     labels, hidden = draw_labels(4, 5, styles.vocabulary(name))
     assert row == {"file_name": "000005.png", **labels, **hidden}
+    # train.evaluate re-renders real avatars in the pack's own style
+    assert evaluate.data_style(pack) == name
+    other = evaluate.other_hidden(5, style=name)
+    assert set(other) == set(styles.vocabulary(name)["unlabelled"])
+    image = evaluate.render_image(labels, hidden, 32, style=name)
+    assert np.array_equal(np.asarray(image), pixels((pack / "000005.png").read_bytes()))
