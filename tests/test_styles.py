@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from train import evaluate, styles
-from train.dataset import AvatarSet, read_metadata
+from train.dataset import AvatarSet, read_metadata, read_style
 from train.render_dataset import METADATA, RENDER_CONFIG, VOCABULARY, draw_labels, render_dataset
 
 NEW = ("big-smile", "adventurer", "micah")
@@ -131,8 +131,35 @@ def test_a_rendered_pack_trains(name, tmp_path):
     labels, hidden = draw_labels(4, 5, styles.vocabulary(name))
     assert row == {"file_name": "000005.png", **labels, **hidden}
     # train.evaluate re-renders real avatars in the pack's own style
-    assert evaluate.data_style(pack) == name
+    assert read_style(pack) == name
+    from train.classifier import STYLE_VIEWS, architecture_for
+    assert architecture_for(pack).views == STYLE_VIEWS[name] != STYLE_VIEWS["avataaars"]
     other = evaluate.other_hidden(5, style=name)
     assert set(other) == set(styles.vocabulary(name)["unlabelled"])
     image = evaluate.render_image(labels, hidden, 32, style=name)
     assert np.array_equal(np.asarray(image), pixels((pack / "000005.png").read_bytes()))
+
+
+@pytest.mark.parametrize("name", styles.NAMES)
+def test_classifier_views_cover_the_parts_of_each_style(name):
+    from train.classifier import STYLE_VIEWS, VIEWS
+    vocab = styles.vocabulary(name)
+    face, strip = ([round(c * 128) for c in view["box"]] for view in STYLE_VIEWS[name][1:])
+    strip_part = "eyebrows" if "eyebrows" in vocab["categorical"] else "eyes"
+    for i in range(2):
+        labels, hidden = draw_labels(91, i, vocab)
+        labels = {**labels, "accessories": "none", **({"facial_hair": "none"} if "facial_hair" in labels else {})}
+        for part in ("eyes", "eyebrows", "mouth"):
+            if part not in vocab["categorical"]:
+                continue
+            images = [pixels(styles.render_png(name, {**labels, part: c}, hidden, 128)).astype(int)
+                      for c in vocab["categorical"][part]]
+            changed = np.zeros((128, 128), bool)
+            for image in images[1:]:
+                changed |= (np.abs(image - images[0]) > 8).any(-1)
+            ys, xs = np.nonzero(changed)
+            assert len(ys) > 20, (name, part)
+            boxes = [face] + ([strip] if part == strip_part else [])
+            for top, left, bottom, right in boxes:
+                assert top <= ys.min() and ys.max() < bottom and left <= xs.min() and xs.max() < right, (name, part)
+    assert [v["name"] for v in STYLE_VIEWS[name]] == [v["name"] for v in VIEWS]

@@ -38,6 +38,12 @@ def read_vocabulary(folder: Path) -> Vocabulary:
         raise DatasetError(f"{path} is not a valid vocabulary ({e!r})") from None
 
 
+def read_style(folder: Path) -> str:
+    """The DiceBear style a rendered folder was drawn from (vocabulary.json "style"; avataaars if absent)."""
+    data = json.loads((Path(folder) / VOCABULARY).read_text())
+    return str(data.get("style", "avataaars")) if isinstance(data, dict) else "avataaars"
+
+
 def read_unlabelled(folder: Path) -> dict[str, list[str]]:
     """The vocabulary's optional "unlabelled" block: name -> ordered choices ({} when absent)."""
     data = json.loads((Path(folder) / VOCABULARY).read_text())

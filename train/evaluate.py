@@ -44,7 +44,7 @@ from avatar_studio import AvatarStudio
 from avatar_studio.studio import MAX_BATCH
 from train import classifier, styles
 from train.classifier import AttributeClassifier, FitConfig, Predictions, pil_to_uint8, predict
-from train.dataset import load_images, read_metadata
+from train.dataset import load_images, read_metadata, read_style
 from train.model_card import write_model_card
 
 DEFAULT_N = 2000
@@ -62,11 +62,6 @@ BARS = {
 
 
 # ---- real renders -------------------------------------------------------------------------
-def data_style(data: Path) -> str:
-    """The DiceBear style a rendered folder was drawn from (vocabulary.json "style"; avataaars if absent)."""
-    return json.loads((Path(data) / "vocabulary.json").read_text()).get("style", "avataaars")
-
-
 def other_hidden(index: int, seed: int = OTHER_RENDER_SEED, style: str = "avataaars") -> dict:
     """Another draw of the unlabelled choices for row ``index`` (its own RNG stream)."""
     rng = np.random.default_rng([seed, index])
@@ -163,7 +158,7 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     data_size = classifier.image_size(data, rows)
     if studio.resolution != size or data_size != size:
         log(f"note: model {studio.resolution} px, data {data_size} px, classifier {size} px: resized to {size}")
-    style = data_style(data)
+    style = read_style(data)
     names = list(vocab.categorical)
     labels = [{k: row[k] for k in vocab.names} for row in rows]
     seeds = list(range(n))
