@@ -17,7 +17,8 @@ facial hair            on/off, and beard vs moustache where the target has both;
 expression mood        happy, sad, surprised, angry, wink, in love, sleepy, dizzy, neutral:
                        the target's preset for that mood sets its eyes, eyebrows and mouth
 hair shape             bald, short, long, updo, covered (hats, hijab, turban): a hair of the
-                       same class, picked by position within the class
+                       same class: the same id where the target has it, else by position
+                       within the class (so does the pick among glasses and facial hair)
 =====================  ===================================================================
 
 What cannot carry over (outfit style, a mood or hair class the target lacks) is left out of
@@ -282,7 +283,10 @@ def hair_class(style: StyleMap, spec: dict) -> str | None:
 
 # ---- carrying it over -----------------------------------------------------------------------
 def _same_place(source: tuple[str, ...], choice: str, target: tuple[str, ...]) -> str:
-    """The target choice at the source choice's place within its class (wrapping)."""
+    """The same id where the target's class has it (round glasses stay round), else the target choice
+    at the source choice's place within its class (wrapping)."""
+    if choice in target:
+        return choice
     return target[source.index(choice) % len(target)] if choice in source else target[0]
 
 

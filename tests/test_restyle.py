@@ -111,6 +111,11 @@ def test_dark_lenses_and_facial_hair_examples():
     assert S.restyle({"style": "big-smile", "accessories": "mustache"}, "avataaars") == \
         {"style": "avataaars", "accessories": "none", "facial_hair": "moustacheFancy"}
     assert S.restyle({"accessories": "eyepatch"}, "micah")["accessories"] == "none"
+    # the same id where the target's class has it
+    assert S.restyle({"accessories": "round"}, "micah")["accessories"] == "round"
+    assert S.restyle({"accessories": "sunglasses"}, "big-smile")["accessories"] == "sunglasses"
+    assert S.restyle({"style": "micah", "hair": "turban"}, "avataaars")["hair"] == "turban"
+    assert S.restyle({"style": "micah", "hair": "mrClean"}, "avataaars")["hair"] == "none"
 
 
 @pytest.mark.parametrize("spec, style, message", [
