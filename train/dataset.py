@@ -6,7 +6,8 @@ also list "unlabelled" choices (parts a user never picks, such as hat colour): r
 record them too, all rows or none, and training uses them as supervised style codes. Any folder in
 this format trains, so people can bring their own labelled art. Every row is checked
 before training starts and all problems are reported together, as
-``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``.
+``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``. Rows that ``train.label``
+wrote may also carry "<attribute>_confidence" (a number from 0 to 1); training reads past it.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from avatar_studio.attributes import Vocabulary
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
 MAX_REPORTED = 50
+CONFIDENCE = "_confidence"  # "<attribute>_confidence": how sure a pseudo-label is (train.label); not used
 
 
 class DatasetError(ValueError):
@@ -81,7 +83,11 @@ def _check_row(line: str, vocab: Vocabulary, folder: Path,
         if name in row and row[name] not in choices:
             problems.append(f"unknown {name} {row[name]!r}; choose one of: {', '.join(choices)}")
     for key in row:
-        if key != "file_name" and key not in vocab.names and key not in unlabelled:
+        if key.endswith(CONFIDENCE) and key[:-len(CONFIDENCE)] in vocab.names:  # written by train.label
+            value = row[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                problems.append(f"{key} must be a number from 0 to 1, got {str(value)[:40]!r}")
+        elif key != "file_name" and key not in vocab.names and key not in unlabelled:
             problems.append(f"unknown attribute {key!r}; expected: {', '.join(vocab.names + list(unlabelled))}")
     return (row if not problems else None), problems
 

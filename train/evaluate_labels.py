@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -85,16 +86,18 @@ def main(argv: list[str] | None = None) -> None:
               "tagged_images": len(tags), "tag_values": sum(len(t) for t in tags.values())}
 
     first = label(args.data, tag_file, suggest=args.suggest, cache=cache)
-    report["round1"] = {**score(first, rows, set(tags)), "seconds": round(first.seconds, 1), "views": first.scales}
     truth = {r["file_name"]: r for r in rows}
     for s in first.suggest:
         tags[s["file_name"]] = {n: truth[s["file_name"]][n] for n in vocab.names}
     write_tags(tag_file, tags)
     t = time.time()
     second = label(args.data, tag_file, suggest=args.suggest, cache=cache)
+    # both rounds scored on the same images: those untagged after round 2
+    report["round1"] = {**score(first, rows, set(tags)), "seconds": round(first.seconds, 1), "views": first.scales}
     report["round2"] = {**score(second, rows, set(tags)), "seconds": round(time.time() - t, 1),
                         "tagged_images": len(tags), "views": second.scales}
 
+    report["load_average"] = os.getloadavg()
     fit_cfg = classifier.FitConfig(n_train=len(rows), threads=1)
     model, _ = classifier.obtain(args.ceiling or args.out / "ceiling", args.data, fit_cfg)
     report["ceiling"] = classifier.evaluate_folder(model, args.eval)
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     for n in vocab.colors:
         print(f"{n:<14}{report['ceiling']['color_error'][n]:>9.1f}{report['round1']['color_error'][n]:>9.1f}"
               f"{'':>7}{report['round2']['color_error'][n]:>9.1f}   (mean |RGB error|, 0-255)")
+    print(f"load average (1, 5, 15 min; 2 cores shared): {report['load_average']}")
     print(f"seconds: first run {report['round1']['seconds']}, second run {report['round2']['seconds']}")
 
 

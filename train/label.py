@@ -58,7 +58,7 @@ from train.dataset import MAX_REPORTED, METADATA, VOCABULARY
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 SUGGEST = "suggest.jsonl"
 IMAGES = "images"
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 COARSE = 32            # side of the pooled map that finds where an attribute lives
 REGION_SHARE = 0.10    # share of the 32 px cells kept as an attribute's region (then dilated one cell)
 TOP_FEATURES = 1024    # features kept per attribute (highest Fisher score)
@@ -270,11 +270,15 @@ class Features:
     files: list[str]          # readable images, in order
     unreadable: dict[str, str]  # file -> reason
     full: np.ndarray          # (N, 6, S, S) uint8: channels() * 255
+    half: np.ndarray          # (N, 6, S/2, S/2) uint8: the same, 2x2 average-pooled
+    coarse: np.ndarray        # (N, 6, 32, 32) uint8: the same, pooled to COARSE px
     rgba: np.ndarray          # (N, 64, 64, 4) uint8: straight RGBA for colour reading
 
 
 def extract(folder: Path, files: list[str], size: int, progress: bool = True) -> Features:
     full = np.empty((len(files), 6, size, size), np.uint8)
+    half = np.empty((len(files), 6, size // 2, size // 2), np.uint8)
+    coarse = np.empty((len(files), 6, COARSE, COARSE), np.uint8)
     small = np.empty((len(files), 64, 64, 4), np.uint8)
     ok, unreadable = [], {}
     for name in tqdm(files, desc="features", unit="img", disable=not progress):
@@ -284,10 +288,14 @@ def extract(folder: Path, files: list[str], size: int, progress: bool = True) ->
             unreadable[name] = str(e).split("\n")[0][:120] or type(e).__name__
             continue
         t = torch.from_numpy(a.copy()).permute(2, 0, 1)[None]          # (1, 4, S, S)
-        full[len(ok)] = (channels(t)[0] * 255).round().to(torch.uint8).numpy()
+        c = channels(t) * 255                                           # (1, 6, S, S)
+        full[len(ok)] = c[0].round().to(torch.uint8).numpy()
+        half[len(ok)] = F.avg_pool2d(c, 2)[0].round().to(torch.uint8).numpy()
+        coarse[len(ok)] = F.adaptive_avg_pool2d(c, COARSE)[0].round().to(torch.uint8).numpy()
         small[len(ok)] = np.asarray(Image.fromarray(a, "RGBA").resize((64, 64), Image.NEAREST))
         ok.append(name)
-    return Features(ok, unreadable, full[:len(ok)], small[:len(ok)])
+    n = len(ok)
+    return Features(ok, unreadable, full[:n], half[:n], coarse[:n], small[:n])
 
 
 def load_features(folder: Path, files: list[str], size: int, cache: Path, progress: bool = True,
@@ -299,11 +307,11 @@ def load_features(folder: Path, files: list[str], size: int, cache: Path, progre
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             log(f"features: cached ({path})")
-            return Features(meta["files"], meta["unreadable"], z["full"], z["rgba"])
+            return Features(meta["files"], meta["unreadable"], z["full"], z["half"], z["coarse"], z["rgba"])
     feats = extract(folder, files, size, progress)
     Path(cache).mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, full=feats.full, rgba=feats.rgba,
+    np.savez(tmp, full=feats.full, half=feats.half, coarse=feats.coarse, rgba=feats.rgba,
              meta=np.array(json.dumps({"files": feats.files, "unreadable": feats.unreadable})))
     os.replace(tmp, path)
     return feats
@@ -314,17 +322,17 @@ def standardise(z: torch.Tensor) -> torch.Tensor:
     return (z - z.mean(0)) / (z.std(0) + 1e-4)
 
 
-def fisher(z: torch.Tensor, idx: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
-    """Per feature: between-class over within-class variance among the tagged rows ``idx``."""
-    zt = z[idx]
+def fisher(zt: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    """Per feature of the tagged rows ``zt`` (T, D): between-class over within-class variance."""
     mu = zt.mean(0)
-    between, within = torch.zeros(z.shape[1]), torch.zeros(z.shape[1])
+    between, within = torch.zeros(zt.shape[1]), torch.zeros(zt.shape[1])
     for c in range(k):
         zc = zt[y == c]
         if len(zc):
             between += len(zc) * (zc.mean(0) - mu) ** 2
             within += ((zc - zc.mean(0)) ** 2).sum(0)
-    return between / max(k - 1, 1) / (within / max(len(zt) - k, 1) + 1e-6)
+    scale = zt.var(0) if len(zt) > 1 else torch.ones(zt.shape[1])  # scale-free: as on standardised features
+    return between / max(k - 1, 1) / (within / max(len(zt) - k, 1) + 1e-6 * scale + 1e-12)
 
 
 def leave_one_out(z: torch.Tensor, y: torch.Tensor) -> float:
@@ -387,23 +395,21 @@ class Fit:
     region: torch.Tensor      # (COARSE, COARSE) bool: where the attribute lives
 
 
-def fit_attribute(feats: Features, coarse: torch.Tensor, idx: torch.Tensor, y: torch.Tensor, k: int) -> Fit:
+def fit_attribute(feats: Features, idx: torch.Tensor, y: torch.Tensor, k: int) -> Fit:
     """Probabilities of every class for every image, from the tagged rows ``idx`` with classes ``y``."""
-    score = fisher(coarse, idx, y, k).view(6, COARSE, COARSE).sum(0)     # (32, 32) where it lives
+    coarse = torch.from_numpy(feats.coarse[idx.numpy()]).float()          # (T, 6, 32, 32)
+    score = fisher(coarse.flatten(1), y, k).view(6, COARSE, COARSE).sum(0)  # (32, 32): where it lives
     cells = score >= score.flatten().quantile(1 - REGION_SHARE)
     region = F.max_pool2d(cells.float()[None, None], 3, 1, 1)[0, 0] > 0
-    size = feats.full.shape[-1]
-    views = {"whole 32 px": coarse}
-    for side in sorted({size // 2, size}):
+    views = {"whole 32 px": (feats.coarse, None)}
+    for maps in (feats.half, feats.full):
+        side = maps.shape[-1]
         if side >= COARSE * 2:
-            mask = F.interpolate(region.float()[None, None], size=side, mode="nearest")[0, 0] > 0
-            views[f"region {side} px"] = lambda side=side, mask=mask: region_view(feats.full, side, mask)
+            views[f"region {side} px"] = (maps, F.interpolate(region.float()[None, None], size=side,
+                                                              mode="nearest")[0, 0] > 0)
     best = None
-    for name, view in views.items():
-        z = view() if callable(view) else view
-        s = fisher(z, idx, y, k)
-        keep = s.topk(min(TOP_FEATURES, len(s))).indices
-        zw = z[:, keep] * s[keep].sqrt()
+    for name, (maps, mask) in views.items():
+        zw = weighted_view(maps, mask, idx, y, k)
         accuracy = leave_one_out(zw[idx], y) if len(idx) > 1 else 0.0
         if best is None or accuracy > best[0]:
             best = (accuracy, name, zw)
@@ -417,21 +423,19 @@ def fit_attribute(feats: Features, coarse: torch.Tensor, idx: torch.Tensor, y: t
     return Fit(probs, name, region)
 
 
-def region_view(full: np.ndarray, side: int, mask: torch.Tensor) -> torch.Tensor:
-    """Standardised features of the pixels in ``mask`` at ``side`` px, all images (N, 6 * pixels)."""
-    out = []
-    for i in range(0, len(full), 512):
-        x = torch.from_numpy(full[i:i + 512]).float() / 255.0
-        if side != x.shape[-1]:
-            x = F.avg_pool2d(x, x.shape[-1] // side)
-        out.append(x[:, :, mask].flatten(1))
-    return standardise(torch.cat(out))
-
-
-def coarse_view(full: np.ndarray) -> torch.Tensor:
-    out = [F.adaptive_avg_pool2d(torch.from_numpy(full[i:i + 512]).float() / 255.0, COARSE).flatten(1)
-           for i in range(0, len(full), 512)]
-    return standardise(torch.cat(out))
+def weighted_view(maps: np.ndarray, mask: torch.Tensor | None, idx: torch.Tensor, y: torch.Tensor,
+                  k: int) -> torch.Tensor:
+    """All images' features in ``mask`` (every channel; None: all pixels), cut to the TOP_FEATURES
+    with the highest Fisher score among the tagged rows, standardised and weighted by sqrt(score):
+    (N, TOP_FEATURES). The score is scale-free, so it is computed on the raw tagged rows only."""
+    n, c = len(maps), maps.shape[1]
+    flat = maps.reshape(n, -1)                                              # a view: (N, 6 * s * s)
+    cols = (np.arange(flat.shape[1]) if mask is None
+            else np.flatnonzero(np.broadcast_to(mask.numpy(), (c, *mask.shape)).ravel()))
+    score = fisher(torch.from_numpy(flat[idx.numpy()][:, cols]).float(), y, k)
+    keep = score.topk(min(TOP_FEATURES, len(score))).indices
+    z = standardise(torch.from_numpy(flat[:, cols[keep.numpy()]]).float())   # (N, TOP)
+    return z * score[keep].sqrt()
 
 
 # ---- colours --------------------------------------------------------------------------------
@@ -452,19 +456,17 @@ def read_colors(rgba: np.ndarray, tagged: dict[int, np.ndarray]) -> tuple[np.nda
     weight = place[None] * (x[..., 3] > 0.9)                               # (N, 64, 64)
     levels = 1 << COLOR_BITS
     q = np.minimum((x[..., :3] * levels).astype(np.int64), levels - 1)
-    bins = (q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]           # (N, 64, 64)
-    out = np.zeros((len(x), 3), np.float32)
-    conf = np.zeros(len(x), np.float32)
-    for i in range(len(x)):
-        w, b = weight[i].ravel(), bins[i].ravel()
-        total = w.sum()
-        if total <= 0:
-            continue
-        hist = np.bincount(b, weights=w, minlength=levels ** 3)
-        top = hist.argmax()
-        sel = (b == top) & (w > 0)
-        out[i] = (x[i, ..., :3].reshape(-1, 3)[sel] * w[sel, None]).sum(0) / w[sel].sum()
-        conf[i] = hist[top] / total
+    bins = ((q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]).reshape(len(x), -1)   # (N, P)
+    w = weight.reshape(len(x), -1)                                         # (N, P)
+    offset = np.arange(len(x))[:, None] * levels ** 3
+    hist = np.bincount((bins + offset).ravel(), weights=w.ravel(), minlength=len(x) * levels ** 3)
+    hist = hist.reshape(len(x), levels ** 3)                               # (N, bins)
+    top = hist.argmax(1)                                                   # (N,)
+    w_top = w * (bins == top[:, None])                                     # (N, P)
+    mass = w_top.sum(1)
+    out = np.einsum("np,npc->nc", w_top, x[..., :3].reshape(len(x), -1, 3)) / np.maximum(mass, 1e-12)[:, None]
+    conf = (mass / np.maximum(w.sum(1), 1e-12)).astype(np.float32)
+    out = out.astype(np.float32)
     for r, rgb in tagged.items():
         out[r], conf[r] = rgb, 1.0
     return out, conf
@@ -502,14 +504,13 @@ def label(images: Path, tags_path: Path, size: int = 128, vocabulary: Path | Non
     vocab = tags.vocab
     row_of = {name: i for i, name in enumerate(feats.files)}
     n = len(feats.files)
-    coarse = coarse_view(feats.full)
     probs, scales = {}, {}
     for attribute in tqdm(list(vocab.categorical), desc="attributes", disable=not progress):
         choices = vocab.categorical[attribute]
         pairs = [(row_of[f], choices.index(t[attribute])) for f, t in tags.values.items() if attribute in t]
         idx = torch.tensor([p[0] for p in pairs])
         y = torch.tensor([p[1] for p in pairs])
-        fit = fit_attribute(feats, coarse, idx, y, len(choices))
+        fit = fit_attribute(feats, idx, y, len(choices))
         probs[attribute], scales[attribute] = fit.probs, fit.scale
     colors = {}
     for name in vocab.colors:
@@ -527,7 +528,7 @@ def label(images: Path, tags_path: Path, size: int = 128, vocabulary: Path | Non
             row[f"{name}_confidence"] = round(float(conf[i]), 4)
         labels.append(row)
     tagged_rows = sorted(row_of[f] for f in tags.values)
-    picks = choose_suggestions(coarse, probs, tagged_rows, suggest) if suggest else []
+    picks = choose_suggestions(standardise(torch.from_numpy(feats.coarse.reshape(n, -1)).float()), probs, tagged_rows, suggest) if suggest else []
     suggestions = [{"file_name": feats.files[i], "score": round(s, 4),
                     "least_sure": min(probs, key=lambda a: float(probs[a][i].max())),
                     "pseudo_labels": {a: labels[i][a] for a in vocab.names}} for i, s in picks]
