@@ -112,7 +112,7 @@ def cli_error(capsys, *argv) -> str:
     ({"file_name": "000001.png", "hair_color": "red"}, "tags.jsonl:2: hair_color must be a colour like"),
     ({"hair": "bob"}, "tags.jsonl:2: missing \"file_name\""),
     ("{not json", "tags.jsonl:2: not valid JSON"),
-    (["a list"], "tags.jsonl:2: a line must be a JSON object"),
+    (["a list"], "tags.jsonl:2: a row must be a JSON object"),
 ])
 def test_bad_tag_lines_name_the_line_and_exit_2(art, tiny_data, tmp_path, capsys, line, expected):
     first = {"file_name": "000000.png", "hair": true_rows(tiny_data)[0]["hair"]}

@@ -53,7 +53,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from avatar_studio.attributes import Vocabulary, hex_to_rgb, parse_color, rgb_to_hex
-from train.dataset import MAX_REPORTED, METADATA, VOCABULARY
+from train.dataset import CONFIDENCE, MAX_REPORTED, METADATA, VOCABULARY, jsonl_objects, listing
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 SUGGEST = "suggest.jsonl"
@@ -127,33 +127,14 @@ def read_tag_lines(path: Path) -> list[tuple[int, dict]]:
     if not path.is_file():
         raise LabelError(f"--tags {path}: no such file")
     rows, errors = [], []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                errors.append(f"{path.name}:{number}: not valid UTF-8 text")
-                continue
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                errors.append(f"{path.name}:{number}: not valid JSON ({e.msg})")
-                continue
-            if not isinstance(row, dict):
-                errors.append(f"{path.name}:{number}: a line must be a JSON object like "
-                              f"{{\"file_name\": \"a.png\", \"hair\": \"bob\"}}")
-                continue
+    for number, row, problem in jsonl_objects(path):
+        if problem:
+            errors.append(f"{path.name}:{number}: {problem}")
+        else:
             rows.append((number, row))
-    _raise(errors, path)
-    return rows
-
-
-def _raise(errors: list[str], path: Path) -> None:
     if errors:
-        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
-        raise LabelError("\n".join(errors[:MAX_REPORTED]) + more)
+        raise LabelError(listing(errors))
+    return rows
 
 
 def vocabulary_from_tags(lines: list[tuple[int, dict]]) -> Vocabulary:
@@ -231,7 +212,8 @@ def read_tags(path: Path, files: list[str], vocab: Vocabulary | None = None,
             else:
                 errors.append(f"{where}: unknown attribute {str(key)[:40]!r}; expected: {', '.join(vocab.names)}")
         values.setdefault(name, {}).update(clean)
-    _raise(errors, path)
+    if errors:
+        raise LabelError(listing(errors))
     counts = {(k, v): 0 for k, choices in vocab.categorical.items() for v in choices}
     for tagged in values.values():
         for key, value in tagged.items():
@@ -522,13 +504,14 @@ def label(images: Path, tags_path: Path, size: int = 128, vocabulary: Path | Non
         for attribute, p in probs.items():
             c = int(p[i].argmax())
             row[attribute] = vocab.categorical[attribute][c]
-            row[f"{attribute}_confidence"] = round(float(p[i, c]), 4)
+            row[f"{attribute}{CONFIDENCE}"] = round(float(p[i, c]), 4)
         for name, (rgb, conf) in colors.items():
             row[name] = rgb_to_hex(tuple(float(v) for v in rgb[i]))
-            row[f"{name}_confidence"] = round(float(conf[i]), 4)
+            row[f"{name}{CONFIDENCE}"] = round(float(conf[i]), 4)
         labels.append(row)
     tagged_rows = sorted(row_of[f] for f in tags.values)
-    picks = choose_suggestions(standardise(torch.from_numpy(feats.coarse.reshape(n, -1)).float()), probs, tagged_rows, suggest) if suggest else []
+    coarse = standardise(torch.from_numpy(feats.coarse.reshape(n, -1)).float())           # (N, 6 * 32 * 32)
+    picks = choose_suggestions(coarse, probs, tagged_rows, suggest) if suggest else []
     suggestions = [{"file_name": feats.files[i], "score": round(s, 4),
                     "least_sure": min(probs, key=lambda a: float(probs[a][i].max())),
                     "pseudo_labels": {a: labels[i][a] for a in vocab.names}} for i, s in picks]
@@ -541,9 +524,7 @@ def choose_suggestions(coarse: torch.Tensor, probs: dict[str, torch.Tensor], tag
     the 32 px view's top principal components) to the nearest tagged or already picked image."""
     n = len(coarse)
     uncertainty = torch.stack([1 - p.max(1).values for p in probs.values()]).mean(0)   # (N,)
-    q = min(32, n, coarse.shape[1])
-    u, s, _ = torch.pca_lowrank(coarse, q=q, center=True)
-    z = u * s                                                                          # (N, q)
+    z = principal_components(coarse, 32)                                               # (N, q)
     nearest = torch.full((n,), float("inf"))
     for r in tagged:
         nearest = torch.minimum(nearest, (z - z[r]).norm(dim=1))
@@ -561,6 +542,17 @@ def choose_suggestions(coarse: torch.Tensor, probs: dict[str, torch.Tensor], tag
     return picks
 
 
+def principal_components(z: torch.Tensor, q: int) -> torch.Tensor:
+    """Scores on the top ``q`` principal components (a randomised SVD with a fixed seed: same
+    input, same suggestions; the global RNG is left alone)."""
+    z = z - z.mean(0)
+    q = min(q, *z.shape)
+    probe = torch.randn(z.shape[1], q + 8, generator=torch.Generator().manual_seed(0))
+    basis, _ = torch.linalg.qr(z @ probe)                                  # (N, q + 8)
+    u, s, _ = torch.linalg.svd(basis.T @ z, full_matrices=False)
+    return (basis @ u[:, :q]) * s[:q]
+
+
 # ---- output folder --------------------------------------------------------------------------
 def write_output(result: Result, images: Path, out: Path, min_confidence: float = 0.0) -> dict:
     """OUT/images (RGBA PNG: hard links where the source already is one), metadata.jsonl,
@@ -569,7 +561,7 @@ def write_output(result: Result, images: Path, out: Path, min_confidence: float 
     (out / IMAGES).mkdir(parents=True, exist_ok=True)
     rows, dropped = [], 0
     for name, labels in zip(result.files, result.labels):
-        if any(labels[f"{a}_confidence"] < min_confidence for a in result.vocab.categorical):
+        if any(labels[f"{a}{CONFIDENCE}"] < min_confidence for a in result.vocab.categorical):
             dropped += 1
             continue
         target = Path(IMAGES) / Path(name).with_suffix(".png")
@@ -644,7 +636,7 @@ def run(images: Path, tags: Path, out: Path, suggest: int = 0, vocabulary: Path 
     result = label(images, tags, size, vocabulary, suggest, cache or Path(out) / ".cache",
                    progress, log, skip=out)
     counts = write_output(result, images, out, min_confidence)
-    mean = {a: round(float(np.mean([r[f"{a}_confidence"] for r in result.labels])), 3)
+    mean = {a: round(float(np.mean([r[f"{a}{CONFIDENCE}"] for r in result.labels])), 3)
             for a in result.vocab.categorical}
     log(f"wrote {out}/{METADATA}: {counts['rows']} rows ({counts['left_out']} left out below "
         f"--min-confidence {min_confidence}), {len(result.suggest)} suggestions, {result.seconds:.1f} s")
