@@ -605,7 +605,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.label", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=Path, help="folder of unlabelled images")
-    parser.add_argument("--tags", type=Path, help="TAGS.jsonl: a few tagged images (default with --serve: DIR/tags.jsonl)")
+    parser.add_argument("--tags", type=Path,
+                        help="TAGS.jsonl: a few tagged images (default with --serve: DIR/tags.jsonl)")
     parser.add_argument("--out", type=Path, help="output folder (a training folder for train.train)")
     parser.add_argument("--suggest", type=int, default=0, metavar="K", help="write the K images to tag next")
     parser.add_argument("--vocabulary", type=Path, default=None, help="vocabulary.json declaring the classes")

@@ -151,10 +151,6 @@ def build_page(images: Path, tags: Path, out: Path, vocab: Vocabulary, vocabular
             refresh_button = gr.Button("Refresh pseudo-labels")
         status = gr.Markdown()
 
-        def load_grid():
-            items, names = grid()
-            return items, names
-
         def open_image(names: list[str], evt: gr.SelectData):
             name = names[evt.index]
             return [name, str(images / name)] + shown(name)
@@ -171,10 +167,10 @@ def build_page(images: Path, tags: Path, out: Path, vocab: Vocabulary, vocabular
                 raise gr.Error(str(e)) from None
             return f"saved {len(saved)} tags of {file_name}"
 
-        page.load(load_grid, None, [gallery, names_state], api_name=False)
+        page.load(grid, None, [gallery, names_state], api_name=False)
         gallery.select(open_image, [names_state], [current, picture, *inputs], api_name=False)
         save_all.click(save_shown, [current, *inputs], status, api_name=False)
-        refresh_button.click(refresh, None, status, api_name=False).then(load_grid, None, [gallery, names_state],
+        refresh_button.click(refresh, None, status, api_name=False).then(grid, None, [gallery, names_state],
                                                                           api_name=False)
         gr.api(tag, api_name="tag")
         gr.api(tags_of, api_name="tags")
