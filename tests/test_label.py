@@ -74,6 +74,12 @@ def test_tiny_folder_end_to_end_then_trains(art, tags, tmp_path, tiny_data):
     assert json.loads((out / "vocabulary.json").read_text())["colors"] == ["hair_color"]
     assert len(result.files) == 48
 
+    import dataclasses
+
+    from train.train import PRESETS, train
+    run_dir = train(out, tmp_path / "run", dataclasses.replace(PRESETS["tiny"], steps=2), progress=False)
+    assert (run_dir / "train_config.json").is_file()                  # train.train trains on it as it is
+
     logs.clear()                                                      # a second run reuses the features
     run(art, tags, out, suggest=5, size=32, progress=False, log=logs.append)
     assert any(line.startswith("features: cached") for line in logs)
