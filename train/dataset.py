@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from avatar_studio.attributes import Vocabulary
+from train.errors import TrainError
 
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
@@ -27,7 +28,7 @@ MAX_REPORTED = 50
 CONFIDENCE = "_confidence"  # "<attribute>_confidence": how sure a pseudo-label is (train.label); not used
 
 
-class DatasetError(ValueError):
+class DatasetError(TrainError, ValueError):
     """The folder is not a valid labelled avatar set; the message lists every bad row."""
 
 
