@@ -19,16 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 
 from avatar_studio.attributes import hex_to_rgb
 from train import classifier
 from train.dataset import read_metadata
+from train.errors import stage_main
 from train.label import label
 
 
@@ -64,6 +65,7 @@ def score(result, rows: list[dict], tagged: set[str]) -> dict:
     return {"untagged": len(keep), "accuracy": acc, "color_error": err}
 
 
+@stage_main("python -m train.evaluate_labels")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate_labels", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,4 +120,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -45,7 +45,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,6 +53,7 @@ from tqdm import tqdm
 
 from avatar_studio.attributes import Vocabulary, hex_to_rgb, parse_color, rgb_to_hex
 from train.dataset import CONFIDENCE, MAX_REPORTED, METADATA, VOCABULARY, jsonl_objects, listing
+from train.errors import TrainError, stage_main
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 SUGGEST = "suggest.jsonl"
@@ -69,7 +69,7 @@ COLOR_BITS = 4         # bits per channel of the colour histogram
 PLACE_SHARE = 0.5      # a colour's place: pixels holding it at least this share as often as the surest pixel
 
 
-class LabelError(ValueError):
+class LabelError(TrainError, ValueError):
     """Bad input (tags, vocabulary, folder); the message names the file and line."""
 
 
@@ -601,6 +601,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+@stage_main("python -m train.label")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.label", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -618,21 +619,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7861, help="tagging page port (default 7861)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    try:
-        if args.serve is not None:
-            from train.label_page import serve
-            serve(args.serve, args.tags, args.out, args.vocabulary, args.size, args.cache, args.port)
-            return
-        missing = [f"--{n}" for n in ("images", "tags", "out") if getattr(args, n) is None]
-        if missing:
-            parser.error(f"{', '.join(missing)} required (or --serve DIR)")
-        if args.suggest < 0 or args.size < 16 or not 0 <= args.min_confidence <= 1:
-            parser.error("--suggest must be >= 0, --size >= 16, --min-confidence in [0, 1]")
-        run(args.images, args.tags, args.out, args.suggest, args.vocabulary, args.size,
-            args.min_confidence, args.cache)
-    except LabelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    if args.serve is not None:
+        from train.label_page import serve
+        serve(args.serve, args.tags, args.out, args.vocabulary, args.size, args.cache, args.port)
+        return
+    missing = [f"--{n}" for n in ("images", "tags", "out") if getattr(args, n) is None]
+    if missing:
+        parser.error(f"{', '.join(missing)} required (or --serve DIR)")
+    if args.suggest < 0 or args.size < 16 or not 0 <= args.min_confidence <= 1:
+        parser.error("--suggest must be >= 0, --size >= 16, --min-confidence in [0, 1]")
+    run(args.images, args.tags, args.out, args.suggest, args.vocabulary, args.size,
+        args.min_confidence, args.cache)
 
 
 def run(images: Path, tags: Path, out: Path, suggest: int = 0, vocabulary: Path | None = None,
@@ -650,4 +647,4 @@ def run(images: Path, tags: Path, out: Path, suggest: int = 0, vocabulary: Path 
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
