@@ -1,9 +1,13 @@
 """Avatar Studio: `python app.py` serves the designer (also the Hugging Face Space entry point)."""
 import sys
 
-from avatar_studio import AvatarStudio, WeightsError
-from avatar_studio.studio import DEFAULT_WEIGHTS
-from avatar_studio.ui import build_demo, launch
+import avatar_studio
+
+avatar_studio.tune_cpu()  # before torch loads (the imports below): see avatar_studio/cpu.py
+
+from avatar_studio import AvatarStudio, WeightsError  # noqa: E402
+from avatar_studio.studio import DEFAULT_WEIGHTS  # noqa: E402
+from avatar_studio.ui import build_demo, launch  # noqa: E402
 
 if __name__ == "__main__":
     try:

@@ -470,7 +470,7 @@ class Designer:
         """Render what the controls say (the live image) and record it as a design step for undo."""
         r = self.studio.check_recipe(self.recipe_of(form))
         text = r.to_json()
-        image = self.studio.render({**r.to_dict(), "size": PREVIEW_SIZE})
+        image = self.studio.render(r.with_export(size=PREVIEW_SIZE))  # checked once, above
         return image, text, self.match_expression(r.spec), _push(history, text)
 
     @_user_errors
@@ -605,8 +605,8 @@ class Designer:
         if attribute not in self.attributes:
             raise ValueError("show the choices of an attribute first")
         r = self.studio.check_recipe(_text("recipe", recipe))
-        r.spec[attribute] = self.attributes[attribute][_index(evt, len(self.attributes[attribute]))]
-        return self.form_of(r)
+        choice = self.attributes[attribute][_index(evt, len(self.attributes[attribute]))]
+        return self.form_of({**r.to_dict(), "spec": {**r.spec, attribute: choice}})  # a new recipe, not an edit
 
     @_user_errors
     def sticker_pack(self, recipe: str) -> str:

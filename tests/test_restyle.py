@@ -2,22 +2,33 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 
 import numpy as np
 import pytest
 
 from avatar_studio import styles as S
+from avatar_studio.attributes import Vocabulary
 from train import styles as renderers
 
-PAIRS = list(itertools.permutations(S.STYLES, 2))
+# every style's map, read from its vocabulary as a model config stores it (JSON, [key, value] pairs)
+MAPS = {name: S.StyleMap.from_vocabulary({**json.loads(json.dumps(Vocabulary.from_dict(v).to_dict())),
+                                          "style": v["style"], "identity": v["identity"]})
+        for name, v in ((n, renderers.vocabulary(n)) for n in renderers.NAMES)}
+PAIRS = list(itertools.permutations(MAPS, 2))
 
 
-@pytest.mark.parametrize("name", S.STYLES)
-def test_choices_are_the_trained_vocabulary_and_every_tag_names_a_choice(name):
-    style, vocab = S.STYLES[name], renderers.vocabulary(name)
+def restyle(spec: dict, style: str) -> dict:
+    return S.restyle(spec, style, MAPS)
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_the_map_is_the_vocabulary_and_every_tag_names_a_choice(name):
+    style, vocab = MAPS[name], renderers.vocabulary(name)
+    assert style == S.StyleMap.from_vocabulary(json.loads(json.dumps(vocab)))  # the same from vocabulary.json
     assert {k: list(v) for k, v in style.choices.items()} == vocab["categorical"]
-    assert list(style.colors) == vocab["colors"]
+    assert list(style.colors) == vocab["colors"] and style.presets == vocab["expressions"]
     hair = [h for members in style.hair.values() for h in members]
     assert sorted(hair) == sorted(style.choices["hair"]), "every hair in exactly one class"
     assert set(style.hair) <= set(S.HAIR_CLASSES)
@@ -30,9 +41,9 @@ def test_choices_are_the_trained_vocabulary_and_every_tag_names_a_choice(name):
         assert set(tags) <= set(S.MOODS)
 
 
-@pytest.mark.parametrize("name", S.STYLES)
+@pytest.mark.parametrize("name", MAPS)
 def test_each_preset_draws_its_own_mood(name):
-    style = S.STYLES[name]
+    style = MAPS[name]
     assert set(style.expressions) <= set(S.MOODS) and "neutral" in style.expressions
     for feeling, parts in style.expressions.items():
         assert set(parts) == {p for p in S.EXPRESSION_PARTS if p in style.choices}
@@ -53,10 +64,10 @@ def test_identity_survives_every_style_pair():
     rng = np.random.default_rng(13)
     carried = Counter()
     for source_name, target_name in PAIRS:
-        source, target = S.STYLES[source_name], S.STYLES[target_name]
+        source, target = MAPS[source_name], MAPS[target_name]
         for _ in range(200):
             spec = random_design(source, rng)
-            out = S.restyle(spec, target_name)
+            out = restyle(spec, target_name)
             assert out["style"] == target_name
             body = {k: v for k, v in out.items() if k != "style"}
             S.check_controls(target, body)  # a valid spec of the target style
@@ -94,28 +105,28 @@ def test_identity_survives_every_style_pair():
 
 def test_same_style_and_partial_specs():
     spec = {"style": "micah", "hair": "pixie", "eyes": "any", "skin_color": "#aabbcc"}
-    assert S.restyle(spec, "micah") == {"style": "micah", "hair": "pixie", "skin_color": "#aabbcc"}
+    assert restyle(spec, "micah") == {"style": "micah", "hair": "pixie", "skin_color": "#aabbcc"}
     # only what the spec decides is carried: the rest stays with the seed
-    assert S.restyle({"hair_color": "#102030"}, "adventurer") == {"style": "adventurer", "hair_color": "#102030"}
-    assert S.restyle({}, "big-smile") == {"style": "big-smile"}
+    assert restyle({"hair_color": "#102030"}, "adventurer") == {"style": "adventurer", "hair_color": "#102030"}
+    assert restyle({}, "big-smile") == {"style": "big-smile"}
     # a style lacking a mood or hair class leaves those parts to the seed
-    assert S.restyle({"eyes": "surprised", "hair": "hat"}, "big-smile") == {"style": "big-smile"}
+    assert restyle({"eyes": "surprised", "hair": "hat"}, "big-smile") == {"style": "big-smile"}
 
 
 def test_dark_lenses_and_facial_hair_examples():
-    out = S.restyle({"accessories": "sunglasses", "facial_hair": "beardMedium"}, "adventurer")
+    out = restyle({"accessories": "sunglasses", "facial_hair": "beardMedium"}, "adventurer")
     assert out == {"style": "adventurer", "accessories": "variant01", "facial_hair": "mustache"}
-    assert S.restyle({"accessories": "wayfarers"}, "micah")["accessories"] in ("round", "square")
-    assert S.restyle({"accessories": "none", "facial_hair": "moustacheFancy"}, "big-smile")["accessories"] == "mustache"
-    assert S.restyle({"accessories": "round", "facial_hair": "beardLight"}, "big-smile")["accessories"] == "glasses"
-    assert S.restyle({"style": "big-smile", "accessories": "mustache"}, "avataaars") == \
+    assert restyle({"accessories": "wayfarers"}, "micah")["accessories"] in ("round", "square")
+    assert restyle({"accessories": "none", "facial_hair": "moustacheFancy"}, "big-smile")["accessories"] == "mustache"
+    assert restyle({"accessories": "round", "facial_hair": "beardLight"}, "big-smile")["accessories"] == "glasses"
+    assert restyle({"style": "big-smile", "accessories": "mustache"}, "avataaars") == \
         {"style": "avataaars", "accessories": "none", "facial_hair": "moustacheFancy"}
-    assert S.restyle({"accessories": "eyepatch"}, "micah")["accessories"] == "none"
+    assert restyle({"accessories": "eyepatch"}, "micah")["accessories"] == "none"
     # the same id where the target's class has it
-    assert S.restyle({"accessories": "round"}, "micah")["accessories"] == "round"
-    assert S.restyle({"accessories": "sunglasses"}, "big-smile")["accessories"] == "sunglasses"
-    assert S.restyle({"style": "micah", "hair": "turban"}, "avataaars")["hair"] == "turban"
-    assert S.restyle({"style": "micah", "hair": "mrClean"}, "avataaars")["hair"] == "none"
+    assert restyle({"accessories": "round"}, "micah")["accessories"] == "round"
+    assert restyle({"accessories": "sunglasses"}, "big-smile")["accessories"] == "sunglasses"
+    assert restyle({"style": "micah", "hair": "turban"}, "avataaars")["hair"] == "turban"
+    assert restyle({"style": "micah", "hair": "mrClean"}, "avataaars")["hair"] == "none"
 
 
 @pytest.mark.parametrize("spec, style, message", [
@@ -128,4 +139,4 @@ def test_dark_lenses_and_facial_hair_examples():
 ])
 def test_bad_input_names_the_choices(spec, style, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        S.restyle(spec, style)
+        restyle(spec, style)

@@ -14,6 +14,9 @@ STYLE_NAME = "avataaars"
 # our attribute -> DiceBear component, and our colours
 CATEGORICAL = {key: part.component for key, part in styles.declaration(STYLE_NAME).categorical.items()}
 COLORS = tuple(styles.declaration(STYLE_NAME).colors)
+# Expression presets in this style's ids (train/styles/avataaars.py); vocabulary.json carries them
+# to the model's config, from which the app builds its expression menu.
+EXPRESSIONS: dict[str, dict[str, str]] = styles.declaration(STYLE_NAME).presets
 
 
 def style_definition() -> dict:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from avatar_studio.attributes import wheel_color
 from train import styles
+from train.errors import TrainError, stage_main
 
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
@@ -75,7 +76,7 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
     if config_path.exists():
         previous = json.loads(config_path.read_text())
         if previous != config:
-            raise SystemExit(f"{out} holds a render with other settings {previous}; "
+            raise TrainError(f"{out} holds a render with other settings {previous}; "
                              f"use another --out or the same arguments to resume")
     _write_atomic(config_path, json.dumps(config, indent=1) + "\n")
     _write_atomic(out / VOCABULARY, json.dumps(vocab, indent=1) + "\n")
@@ -93,6 +94,7 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
     return out
 
 
+@stage_main("python -m train.render_dataset")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m train.render_dataset", description=__doc__,
@@ -111,4 +113,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

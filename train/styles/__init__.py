@@ -51,9 +51,15 @@ class Colour:
     option: str
 
 
+def _v(*numbers: int) -> tuple[str, ...]:
+    """DiceBear's numbered variant ids: _v(1, 2) -> ("variant01", "variant02")."""
+    return tuple(f"variant{n:02d}" for n in numbers)
+
+
 @dataclass(frozen=True)
 class Declaration:
-    """How one DiceBear style maps onto our controls."""
+    """How one DiceBear style maps onto our controls, and the identity tags that carry a person
+    between styles (read by avatar_studio/styles.py from the vocabulary, see its docstring)."""
 
     name: str
     categorical: dict[str, Part]
@@ -63,6 +69,12 @@ class Declaration:
     #                                          "style/option" names another style's option
     color_sources: dict[str, list[str]]      # where an "any" colour is drawn from ("palette"/"wheel")
     unlabelled: dict[str, Part | Colour] = field(default_factory=dict)
+    hair: dict[str, tuple[str, ...]] = field(default_factory=dict)          # hair class -> hair choices
+    glasses: dict[str, tuple[str, ...]] = field(default_factory=dict)       # "clear"/"dark" -> accessories
+    facial_hair: dict[str, tuple[str, ...]] = field(default_factory=dict)   # "beard"/"moustache" -> choices
+    facial_hair_control: str = "facial_hair"   # or "accessories" where facial hair shares that slot
+    moods: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # part -> mood -> choices
+    presets: dict[str, dict[str, str]] = field(default_factory=dict)  # expression presets: name -> parts
 
 
 @lru_cache(maxsize=None)
@@ -128,16 +140,28 @@ def vocabulary(name: str) -> dict:
             dicebear["colors"][key] = [u.option]
         else:
             dicebear["components"][key] = u.component
+    categorical = {key: choices(name, part) for key, part in d.categorical.items()}
     return {
         "style": name,
-        "categorical": {key: choices(name, part) for key, part in d.categorical.items()},
+        "categorical": categorical,
         "colors": list(d.colors),
         "palettes": {key: palette(name, options) for key, options in d.palettes.items()},
         "color_sources": {key: list(v) for key, v in d.color_sources.items()},
+        # presets the UI offers: one choice sets eyes + eyebrows + mouth
+        "expressions": {preset: parts for preset, parts in d.presets.items()
+                        if all(value in categorical.get(key, ()) for key, value in parts.items())},
         "unlabelled": unlabelled,
         "dicebear": dicebear,
         "credit": credit(name),
+        # what restyle carries between styles (avatar_studio.styles.StyleMap.from_vocabulary)
+        "identity": {"hair": _lists(d.hair), "glasses": _lists(d.glasses), "facial_hair": _lists(d.facial_hair),
+                     "facial_hair_control": d.facial_hair_control,
+                     "moods": {part: _lists(tags) for part, tags in d.moods.items()}},
     }
+
+
+def _lists(table: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    return {key: list(values) for key, values in table.items()}
 
 
 def _set_part(options: dict, part: Part, value: str, always_probability: bool) -> None:

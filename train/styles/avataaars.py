@@ -1,6 +1,6 @@
 """DiceBear "avataaars" (Pablo Stanley): the style of the first generator; its vocabulary and
 renders must not change (the shipped weights were trained on them)."""
-from train.styles import Colour, Declaration, Part
+from train.styles import NONE, Colour, Declaration, Part
 
 DECLARATION = Declaration(
     name="avataaars",
@@ -18,4 +18,37 @@ DECLARATION = Declaration(
     color_sources={"hair_color": ["palette", "wheel"], "outfit_color": ["wheel"], "skin_color": ["palette"]},
     unlabelled={"hat_color": Colour("hat"), "accessories_color": Colour("accessories"),
                 "clothes_graphic": Part("clothesGraphic")},
+    hair={"bald": (NONE,),
+          "short": ("dreads01", "dreads02", "frizzle", "shaggy", "shaggyMullet", "shortCurly", "shortFlat",
+                    "shortRound", "shortWaved", "sides", "theCaesar", "theCaesarAndSidePart"),
+          "long": ("bigHair", "bob", "curly", "curvy", "dreads", "fro", "froBand", "longButNotTooLong", "miaWallace",
+                   "shavedSides", "straight01", "straight02", "straightAndStrand"),
+          "updo": ("bun", "frida"),
+          "covered": ("hat", "hijab", "turban", "winterHat02", "winterHat03", "winterHat04", "winterHat1")},
+    glasses={"clear": ("prescription01", "prescription02", "round"), "dark": ("kurt", "sunglasses", "wayfarers")},
+    facial_hair={"beard": ("beardLight", "beardMajestic", "beardMedium"),
+                 "moustache": ("moustacheFancy", "moustacheMagnum")},
+    facial_hair_control="facial_hair",
+    moods={"eyes": {"sleepy": ("closed",), "sad": ("cry",), "happy": ("happy",), "in love": ("hearts",),
+                    "angry": ("squint",), "surprised": ("surprised",), "wink": ("wink", "winkWacky"),
+                    "dizzy": ("xDizzy",)},
+           "mouth": {"sad": ("concerned", "sad"), "surprised": ("disbelief", "screamOpen"),
+                     "happy": ("smile", "tongue", "twinkle"), "angry": ("serious",)},
+           "eyebrows": {"angry": ("angry", "angryNatural", "frownNatural"), "sad": ("sadConcerned", "sadConcernedNatural"),
+                        "surprised": ("raisedExcited", "raisedExcitedNatural")}},
+    presets={
+        "happy": {"eyes": "happy", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
+        "sad": {"eyes": "cry", "eyebrows": "sadConcernedNatural", "mouth": "sad"},
+        "surprised": {"eyes": "surprised", "eyebrows": "raisedExcited", "mouth": "screamOpen"},
+        "angry": {"eyes": "squint", "eyebrows": "angryNatural", "mouth": "serious"},
+        "wink": {"eyes": "wink", "eyebrows": "defaultNatural", "mouth": "twinkle"},
+        "in love": {"eyes": "hearts", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
+        "sleepy": {"eyes": "closed", "eyebrows": "defaultNatural", "mouth": "default"},
+        "dizzy": {"eyes": "xDizzy", "eyebrows": "upDownNatural", "mouth": "disbelief"},
+        "neutral": {"eyes": "default", "eyebrows": "defaultNatural", "mouth": "default"},
+        "silly": {"eyes": "winkWacky", "eyebrows": "upDown", "mouth": "tongue"},
+        "worried": {"eyes": "side", "eyebrows": "sadConcerned", "mouth": "concerned"},
+        "eye roll": {"eyes": "eyeRoll", "eyebrows": "flatNatural", "mouth": "serious"},
+        "grossed out": {"eyes": "squint", "eyebrows": "frownNatural", "mouth": "vomit"},
+    },
 )

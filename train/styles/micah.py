@@ -4,7 +4,7 @@ separate components, and hair, outfit (shirt) and skin (base) colours that take 
 (personas has no eyebrows and draws glasses as eye variants; lorelei has no outfit and is
 drawn in black ink only.) Facial hair takes the hair colour, as in avataaars.
 """
-from train.styles import Colour, Declaration, Part
+from train.styles import NONE, Colour, Declaration, Part
 
 SKINS = ("base", "avataaars/skin", "big-smile/skin", "adventurer/skin")
 
@@ -25,4 +25,21 @@ DECLARATION = Declaration(
     unlabelled={"glasses_color": Colour("glasses"), "earrings": Part("earrings", none="first"),
                 "earring_color": Colour("earring"), "eye_shadow_color": Colour("eyeShadow"),
                 "ears": Part("ears"), "nose": Part("nose")},
+    hair={"bald": ("dougFunny", "mrClean", NONE), "short": ("dannyPhantom", "fonze", "mrT", "pixie"),
+          "long": ("full",), "covered": ("turban",)},
+    glasses={"clear": ("round", "square")},
+    facial_hair={"beard": ("beard", "scruff")},
+    facial_hair_control="facial_hair",
+    moods={"eyes": {"happy": ("smiling", "smilingShadow")},
+           "mouth": {"angry": ("frown",), "happy": ("laughing", "smile"), "in love": ("pucker",), "sad": ("sad",),
+                     "surprised": ("surprised",)},
+           "eyebrows": {"sad": ("down",), "surprised": ("up",)}},
+    presets={
+        "happy": {"eyes": "smiling", "eyebrows": "eyelashesUp", "mouth": "laughing"},
+        "sad": {"eyes": "eyes", "eyebrows": "down", "mouth": "sad"},
+        "surprised": {"eyes": "round", "eyebrows": "up", "mouth": "surprised"},
+        "angry": {"eyes": "eyes", "eyebrows": "eyelashesDown", "mouth": "frown"},
+        "in love": {"eyes": "eyesShadow", "eyebrows": "eyelashesUp", "mouth": "pucker"},
+        "neutral": {"eyes": "eyes", "eyebrows": "eyelashesUp", "mouth": "smirk"},
+    },
 )

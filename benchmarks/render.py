@@ -1,9 +1,9 @@
 """Benchmark: render throughput of train.render_dataset against a bare DiceBear + resvg loop.
 
 Example:
-    python -m train.benchmark_render --n 400 --size 128
-    python -m train.benchmark_render --n 400 --size 128 --workers 2 --out /tmp/render.json
-    python -m train.benchmark_render --n 200 --size 128 --style big-smile --workers 1
+    python -m benchmarks.render --n 400 --size 128
+    python -m benchmarks.render --n 400 --size 128 --workers 2 --out /tmp/render.json
+    python -m benchmarks.render --n 200 --size 128 --style big-smile --workers 1
 
 Both render the same labels (train.render_dataset.draw_labels) and write one PNG file per
 avatar into a temporary folder, in the same run: first the bare single-process loop
@@ -47,14 +47,15 @@ def benchmark(n: int, size: int, seed: int = 0, workers: int | None = None, styl
         same = all((Path(tmp) / "bare" / f"{i:06d}.png").read_bytes()
                    == (Path(tmp) / "pipeline" / f"{i:06d}.png").read_bytes() for i in range(n))
     bare, pipeline = n / bare_s, n / pipeline_s
-    return {"style": style, "n": n, "size": size, "bare_ms_per_avatar": round(1000 * bare_s / n, 2), "workers": workers or os.cpu_count(), "cpu_count": os.cpu_count(),
+    return {"style": style, "n": n, "size": size, "bare_ms_per_avatar": round(1000 * bare_s / n, 2),
+            "workers": workers or os.cpu_count(), "cpu_count": os.cpu_count(),
             "bare_avatars_per_s": round(bare, 2), "render_dataset_avatars_per_s": round(pipeline, 2),
             "ratio": round(pipeline / bare, 3), "goal": GOAL, "met": pipeline / bare >= GOAL,
             "identical_images": same}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_render", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=400, help="avatars per method (default 400)")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")

@@ -1,9 +1,9 @@
 """Benchmark: studio.design at batch 1 against DiceBear + resvg rendering the same avatar.
 
 Example:
-    python -m train.benchmark_design --weights weights/avatar-studio --n 50
-    python -m train.benchmark_design --weights weights/avatar-studio --n 200 --out /tmp/design.json
-    python -m train.benchmark_design --weights weights/avatar-studio-big-smile --style big-smile
+    python -m benchmarks.design --weights weights/avatar-studio --n 50
+    python -m benchmarks.design --weights weights/avatar-studio --n 200 --out /tmp/design.json
+    python -m benchmarks.design --weights weights/avatar-studio-big-smile --style big-smile
 
 Avatar i is ``studio.resolve({}, seed=i)`` (a full spec) with one draw of the unlabelled
 choices for DiceBear. After a warm-up, each iteration times ``studio.design(spec, seed)``
@@ -20,7 +20,6 @@ import statistics
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import torch
 
 from avatar_studio import AvatarStudio
@@ -59,7 +58,8 @@ def benchmark(studio: AvatarStudio, n: int, style: str = "avataaars") -> dict:
     image = studio.design(specs[0], seed=0)
     png_ms = [_ms(lambda: png_bytes(image)) for _ in range(max(5, n // 2))]
     d, r = statistics.median(times["design"]), statistics.median(times["render"])
-    return {"style": style, "n": n, "size": size, "threads": torch.get_num_threads(), "device": str(studio.device),
+    return {"style": style, "n": n, "size": size, "threads": torch.get_num_threads(),
+            "device": str(studio.device),
             "design_ms_median": round(d, 3), "dicebear_resvg_ms_median": round(r, 3),
             "ratio": round(d / r, 3), "goal": GOAL, "met": d / r <= GOAL,
             "batch8_avatars_per_s": round(BATCH / (statistics.median(batch_ms) / 1000), 2),
@@ -67,7 +67,7 @@ def benchmark(studio: AvatarStudio, n: int, style: str = "avataaars") -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_design", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.design", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True, help="weights folder (weights/NAME)")
     parser.add_argument("--n", type=int, default=50, help="timed avatars per method (default 50)")
