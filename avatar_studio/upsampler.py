@@ -28,7 +28,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from avatar_studio.generator import CHECKSUMS_FILE, WeightsError, _shape_problems, paint, verify_checksums
+from avatar_studio.generator import paint
+from avatar_studio.weights import CHECKSUMS_FILE, WeightsError, _shape_problems, verify_checksums, write_checksums
 
 UPSAMPLER_CONFIG = "upsampler.json"
 UPSAMPLER_WEIGHTS = "upsampler.safetensors"
@@ -238,7 +239,6 @@ class Upsampler(nn.Module):
 # ---- files ----------------------------------------------------------------------------
 def save_upsampler(model: Upsampler, folder: Path) -> None:
     """upsampler.json + upsampler.safetensors into a weights folder (then rewrite its checksums)."""
-    from avatar_studio.generator import write_checksums
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / UPSAMPLER_CONFIG).write_text(json.dumps(asdict(model.config), indent=1, sort_keys=True) + "\n")

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-from avatar_studio.ui import build_demo, launch
+from avatar_studio.serving import launch
+from avatar_studio.ui import build_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -41,8 +41,11 @@ from PIL import Image
 
 from avatar_studio import ui
 from avatar_studio.recipe import FRAMES, SIZES
-from avatar_studio.ui import MAX_BODY_BYTES, Designer, build_demo, launch
-from train.benchmark_load import Answer, Server, call, fetch_files, free_port, join
+from avatar_studio.serving import MAX_BODY_BYTES, launch
+from avatar_studio.ui import Designer, build_demo
+from tests.harness import Answer, Server, call, fetch_files, free_port, join
+
+pytestmark = pytest.mark.server  # the app over HTTP, in process and in child processes
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_REQUESTS = 520
@@ -51,7 +54,7 @@ FUZZ_REQUESTS = 520
 # ---- fixtures and helpers --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def app(studio):
-    """The app launched in this process with ui.launch (guard, limits, queue) on 127.0.0.1."""
+    """The app launched in this process with serving.launch (guard, limits, queue) on 127.0.0.1."""
     demo = build_demo(studio)
     _, url, share_url = launch(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                quiet=True)
@@ -487,7 +490,8 @@ NETWORK_PROBE = textwrap.dedent("""
         return create_connection(address, *args, **kwargs)
     socket.create_connection = create
     from avatar_studio import AvatarStudio
-    from avatar_studio.ui import build_demo, launch
+    from avatar_studio.serving import launch
+    from avatar_studio.ui import build_demo
     studio = AvatarStudio.from_pretrained(weights, device="cpu")
     demo = build_demo(studio)
     at_build = list(seen)
@@ -598,7 +602,7 @@ def test_file_routes_serve_nothing_outside_the_apps_own_files(served, tiny_weigh
                 tiny_weights / "config.json", tiny_weights / "checksums.json", served.log_path,
                 _first_file(ROOT / "data"), _first_file(ROOT / "runs")]
     targets = [str(p) for p in secrets_ if p is not None and p.exists()]
-    targets += ["app.py", "../app.py", "./app.py", "weights/avatar-studio/model.safetensors",
+    targets += ["app.py", "../app.py", "./app.py", "weights/avatar-studio/model-00001-of-00003.safetensors",
                 f"{served.temp_dir}/../server.log", f"{served.temp_dir}/../../../../../etc/passwd",
                 f"{served.temp_dir}/%2e%2e/server.log", "%2Fetc%2Fpasswd", "%252Fetc%252Fpasswd", "~/.bashrc",
                 "/etc/passwd%00.png", "..%2F..%2F..%2Fetc%2Fpasswd", "/proc/self/cwd/app.py", str(served.temp_dir)]

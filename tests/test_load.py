@@ -1,6 +1,6 @@
 """The served app under load, with a full queue, and over a long run: tiny model, child process, 127.0.0.1.
 
-The same phases as ``python -m train.benchmark_load`` (which prints the figures for the shipped
+The same phases as ``python -m benchmarks.load`` (which prints the figures for the shipped
 model), here with smaller but honest counts; the full-size runs are marked slow.
 
 Each /call request is a Gradio session of its own, and Gradio keeps about 0.2 MB of page state
@@ -9,6 +9,7 @@ The soak server keeps 50, so that the plateau is reached early and any growth pa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -19,9 +20,12 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
-from avatar_studio import ui
-from avatar_studio.ui import build_demo, launch
-from train.benchmark_load import Server, free_port, join, load, queue_full, soak, valid_png
+from avatar_studio.fair import Limits
+from avatar_studio.serving import SETTINGS, launch
+from avatar_studio.ui import build_demo
+from tests.harness import Server, free_port, join, load, queue_full, soak, valid_png
+
+pytestmark = pytest.mark.server  # the app in a child process, over HTTP
 
 SOAK_SETTINGS = {"delete_cache": (1, 3), "state_capacity": 50}
 
@@ -56,10 +60,11 @@ def test_64_concurrent_clients_for_30_seconds_at_512_px(server):
 
 
 def test_a_full_queue_answers_queue_is_full_and_the_server_recovers_at_once(studio, tmp_path, monkeypatch):
-    """The app's own launch with a queue of 4, in this process (starts in a second)."""
-    monkeypatch.setitem(ui.QUEUE, "max_size", 4)
+    """The app's own launch with a queue of 4, in this process (starts in a second); the per-client
+    bounds lifted, as gradio_client's 24 jobs below come from one address."""
     demo = build_demo(studio)
-    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    settings = dataclasses.replace(SETTINGS, max_queue=4, limits=Limits(per_session=99, per_address=99))
+    _, url, _ = launch(demo, settings, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     url = url.rstrip("/")
     try:
         r = queue_full(url, burst=32, size=1024)

@@ -13,8 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from avatar_studio.ui import (EMPTY_HISTORY, LAUNCH, PREVIEW_SIZE, QUEUE, START, Designer, Labels, build_demo,
-                              humanize)
+from avatar_studio.form import EMPTY_HISTORY, START
+from avatar_studio.labels import Labels, humanize
+from avatar_studio.serving import SETTINGS
+from avatar_studio.ui import PREVIEW_SIZE, Designer, build_demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -57,6 +59,7 @@ def test_demo_is_built_from_the_model_and_exposes_two_named_endpoints(studio):
 
 
 def test_launch_settings_fit_a_small_public_space():
+    LAUNCH, QUEUE = SETTINGS.launch_kwargs(), SETTINGS.queue_kwargs()
     assert LAUNCH["share"] is False and LAUNCH["enable_monitoring"] is False and LAUNCH["show_error"] is True
     assert "allowed_paths" not in LAUNCH and LAUNCH["run_history"] is False
     assert QUEUE["default_concurrency_limit"] <= 2 and 0 < QUEUE["max_size"] <= 256
@@ -258,3 +261,13 @@ def test_sticker_pack_recipe_file_and_morph(designer, studio):
     for frames in [float("nan"), 1, 65, 2.5, "4", None]:
         with pytest.raises(gr.Error, match="frames"):
             designer.morph(text, text, frames)
+
+
+def test_form_labels_and_fair_share_rules_import_no_gradio():
+    import subprocess
+    import sys
+    code = ("import sys, avatar_studio.form, avatar_studio.labels, avatar_studio.fair; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('gradio', 'gradio_client')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]

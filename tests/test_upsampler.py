@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from avatar_studio import AvatarStudio
-from avatar_studio.generator import WeightsError, write_checksums
+from avatar_studio.recipe import Design
+from avatar_studio.weights import WeightsError, write_checksums
 from avatar_studio.upsampler import (UPSAMPLER_CONFIG, UPSAMPLER_WEIGHTS, Upsampler, UpsamplerConfig, _paint_at,
                                      load_upsampler, save_upsampler, upsample_logits)
 
@@ -25,7 +26,8 @@ def premultiplied_8bit(rgba: torch.Tensor) -> torch.Tensor:
 def logits(studio):
     """The tiny generator's (mix, palette, alpha) of three avatars."""
     with torch.inference_mode():
-        return [studio.generator.palette_synthesis(studio._w([{}], [seed], 1.0, None)) for seed in (0, 1, 2)]
+        return [studio.generator.palette_synthesis(studio._w([studio.check_design(Design(seed, {}, 1.0, {}))]))
+                for seed in (0, 1, 2)]
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +197,12 @@ def test_shipped_128_px_exports_are_the_generators_own_pixels(shipped_studio):
     assert shipped_studio.upsampler is not None
     recipe = {"seed": 42, "spec": {"hair": "bob"}, "size": 128, "frame": "circle"}
     got = np.asarray(Image.open(io.BytesIO(shipped_studio.render_png(recipe))))
-    want = finish(shipped_studio.design(recipe["spec"], recipe["seed"]), 128, "transparent", "circle", "none")
+    want = finish(shipped_studio.design(recipe["spec"], recipe["seed"]), shipped_studio.check_recipe(recipe).export)
     assert np.array_equal(got, np.asarray(want))
 
 
 def test_cli_writes_svg(trained, tmp_path):
-    from avatar_studio.__main__ import main
+    from avatar_studio.cli import main
     _, weights, _ = trained
     recipe = tmp_path / "r.json"
     recipe.write_text(json.dumps({"seed": 4, "spec": {}, "size": 256}))

@@ -23,11 +23,11 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from avatar_studio.attributes import Vocabulary
-from train.dataset import METADATA, VOCABULARY, load_images, read_metadata
+from train.dataset import METADATA, VOCABULARY, load_images, read_metadata, read_style
+from train.errors import TrainError, stage_main
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "classifier.json"
@@ -51,6 +52,25 @@ VIEWS = [
     {"name": "face", "box": [35 / 128, 40 / 128, 83 / 128, 88 / 128], "patch": 2, "channels": [16, 32, 64, 128]},
     {"name": "brows", "box": [33 / 128, 40 / 128, 53 / 128, 88 / 128], "patch": 1, "channels": [24, 32, 64]},
 ]
+
+
+def _views(face: tuple[int, int, int, int], strip: tuple[int, int, int, int]) -> list[dict]:
+    """VIEWS with other boxes, given in pixels at 128 px (top, left, bottom, right)."""
+    whole, face_view, strip_view = (dict(v) for v in VIEWS)
+    return [whole, {**face_view, "box": [c / 128 for c in face]}, {**strip_view, "box": [c / 128 for c in strip]}]
+
+
+# The other styles' views, measured the same way (every eyes / eyebrows / mouth variant drawn on random
+# avatars at 128 px; the box of the pixels that change, 2 px added on each side): the face view spans
+# eyes, eyebrows and mouth, the full-resolution strip spans the eyebrows (big-smile has none: its eyes).
+# big-smile: eyes y 48-68, x 70-102, mouth y 71-101, x 59-107; adventurer: eyebrows y 45-68, eyes
+# y 57-81, mouth y 76-99 (x 26-80); micah: eyebrows y 35-49, eyes y 42-57, mouth y 67-85 (x 45-85).
+STYLE_VIEWS = {
+    "avataaars": VIEWS,
+    "big-smile": _views(face=(46, 57, 104, 110), strip=(46, 68, 71, 105)),
+    "adventurer": _views(face=(43, 24, 102, 83), strip=(43, 24, 71, 82)),
+    "micah": _views(face=(33, 43, 88, 88), strip=(33, 43, 52, 88)),
+}
 
 
 @dataclass
@@ -69,7 +89,7 @@ class ClassifierConfig:
     color_stages: list[int] = field(default_factory=lambda: [1, 2])  # whole-view maps that place the colour masks
 
     def __post_init__(self) -> None:
-        self.vocabulary = Vocabulary.from_dict(self.vocabulary).to_dict()
+        self.vocabulary = Vocabulary.from_dict(self.vocabulary).conditioning()  # presets don't matter here
 
     @property
     def vocab(self) -> Vocabulary:
@@ -326,16 +346,20 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
     """A saved classifier (strict load) and its metadata."""
     meta = read_meta(folder)
     if meta is None:
-        raise FileNotFoundError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
+        raise TrainError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
     model = AttributeClassifier(ClassifierConfig(**meta["config"]))
     model.load_state_dict(load_file(str(Path(folder) / WEIGHTS_FILE)), strict=True)
     return model.eval(), meta
 
 
 def architecture_for(data: Path) -> ClassifierConfig:
-    """The classifier this code builds for a data folder (its vocabulary and image size)."""
+    """The classifier this code builds for a data folder (its vocabulary, image size and style's views)."""
     vocab, rows = read_metadata(data)
-    return ClassifierConfig(vocabulary=vocab.to_dict(), size=image_size(data, rows))
+    style = read_style(data)
+    if style not in STYLE_VIEWS:
+        raise TrainError(f"{data}: no classifier views for style {style!r}; known: {', '.join(STYLE_VIEWS)}")
+    return ClassifierConfig(vocabulary=vocab.conditioning(), size=image_size(data, rows),
+                            views=[dict(v) for v in STYLE_VIEWS[style]])
 
 
 def matches(meta: dict | None, data: Path, fit_cfg: FitConfig) -> bool:
@@ -355,7 +379,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
     meta = read_meta(folder)
     if data is None:
         if meta is None:
-            raise FileNotFoundError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
+            raise TrainError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
         recorded = Path(meta["data"]["folder"])
         if not (recorded / METADATA).is_file():
             if retrain:
@@ -375,7 +399,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
 def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = None) -> dict:
     """Accuracy and colour error of the classifier on a labelled folder (the real-render ceiling)."""
     vocab, rows = read_metadata(folder)
-    if vocab.to_dict() != model.config.vocabulary:
+    if vocab.conditioning() != model.config.vocabulary:
         raise ValueError(f"{folder} has another vocabulary than the classifier")
     rows = rows[:n] if n else rows
     images = load_images(folder, rows, model.config.size)
@@ -383,6 +407,7 @@ def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = No
     return {"rows": len(rows), **accuracy(model, predict(model, images), index, rgb)}
 
 
+@stage_main("python -m train.classifier")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -406,4 +431,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

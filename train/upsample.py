@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from avatar_studio.generator import load_generator
+from avatar_studio.weights import load_generator
 from avatar_studio.upsampler import Upsampler, UpsamplerConfig, save_upsampler
 from train import checkpoint
 from train.dataset import encode_unlabelled, read_metadata, read_unlabelled
-from train.train import add_dataclass_arguments, batch_ids
+from train.train import batch_ids
 
 
 @dataclass
@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint")
     parser.add_argument("--export", type=Path, default=None,
                         help="after training, write the upsampler into this weights folder")
-    add_dataclass_arguments(parser, UpsampleConfig)
+    for f in dataclasses.fields(UpsampleConfig):  # one flag per setting; unset flags keep the default
+        parser.add_argument(f"--{f.name}", type=type(f.default), default=None)
     args = parser.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(UpsampleConfig)
                  if getattr(args, f.name) is not None}
