@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 from avatar_studio.generator import WeightsError
+from avatar_studio.pngrecipe import MAX_PNG_BYTES, recipe_in
 from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe, check_seed, parse_recipe
 
 PROG = "python -m avatar_studio"
@@ -65,6 +66,19 @@ def _read_text(path: Path, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"{what} {str(path)[:200]} is not UTF-8 text") from None
+
+
+def _read_recipe(path: Path) -> str:
+    """Recipe JSON text from a .json file (or '-'), or from a PNG made by the studio (its tEXt chunk)."""
+    if path.suffix.lower() != ".png":
+        return _read_text(path, "recipe")
+    if not path.is_file():
+        raise CliError(f"recipe {str(path)[:200]!r} is not a file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_PNG_BYTES + 1)
+    if len(data) > MAX_PNG_BYTES:
+        raise CliError(f"recipe {str(path)[:200]} is too large (at most {MAX_PNG_BYTES} bytes)")
+    return recipe_in(data)
 
 
 def _with_overrides(recipe: Recipe, overrides: dict) -> Recipe:
@@ -195,7 +209,7 @@ def cmd_design(args: argparse.Namespace) -> None:
     if args.out.suffix.lower() != ".png":
         raise CliError(f"--out must name a .png file, got {str(args.out)[:200]!r}")
     try:
-        recipe = parse_recipe(_read_text(args.recipe, "recipe"))
+        recipe = parse_recipe(_read_recipe(args.recipe))
     except ValueError as e:
         raise CliError(f"{args.recipe}: {e}") from None
     studio = _load_studio(args.weights)
@@ -264,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Draw one recipe to a PNG, exactly as AvatarStudio.render_png.\n\n"
                                         "Example:\n    python -m avatar_studio design --recipe my-avatar.json "
                                         "--out my-avatar.png")
-    design.add_argument("--recipe", type=Path, required=True, help="recipe JSON file ('-' reads stdin)")
+    design.add_argument("--recipe", type=Path, required=True, help="recipe JSON file ('-' reads stdin), or a PNG made by the studio (it carries its recipe)")
     design.add_argument("--out", type=Path, required=True, help="PNG file to write")
     design.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: shipped)")
     design.set_defaults(run=cmd_design)
