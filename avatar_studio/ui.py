@@ -41,7 +41,6 @@ from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
 from avatar_studio.studio import AvatarStudio
 
-PREVIEW_SIZE = 256                      # the live image; exports use the recipe's own size
 MORPH_FRAMES = 16
 MORPH_MAX_FRAMES = 32                   # 62 pictures: within one request's work (fair.py)
 
