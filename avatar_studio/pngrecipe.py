@@ -16,7 +16,7 @@ from avatar_studio.recipe import MAX_RECIPE_BYTES
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYWORD = b"avatar-studio:recipe"          # tEXt keyword (Latin-1, at most 79 bytes)
-MAX_PNG_BYTES = 16 * 1024 * 1024           # a dropped PNG is read in memory up to this size
+MAX_PNG_BYTES = 1024 * 1024                # a dropped PNG is read in memory up to this size (1024 px: ~0.55 MB)
 
 
 def is_png(data: bytes) -> bool:

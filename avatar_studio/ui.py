@@ -63,6 +63,8 @@ SWATCH_JS = ("element.addEventListener('click', (e) => { const c = e.target.data
 LINK_JS = ("(code) => { if (!code) return ''; const u = window.location.origin + window.location.pathname + '?r=' + code; "
            "history.replaceState(null, '', u); try { localStorage.setItem('avatar-studio:r', code); } catch (e) {} "
            "return u; }")
+LANG_KEEP_JS = "(lang) => { try { localStorage.setItem('avatar-studio:lang', lang); } catch (e) {} return lang; }"
+LANG_STORED_JS = "() => { try { return localStorage.getItem('avatar-studio:lang') || 'en'; } catch (e) { return 'en'; } }"
 STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
              "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
              "return q.get('r') || q.get('recipe') ? '' : s; }")
@@ -305,6 +307,11 @@ class Designer:
         lang = check_language(lang)
         return [gr.update(**props(lang)) for _, props in self._texts]
 
+    @_user_errors
+    def relabel_stored(self, lang: str) -> list:
+        """The language this browser chose last time (nothing to change for English)."""
+        return [gr.skip() for _ in self._texts] if lang == "en" else self.relabel(lang)
+
     def choices(self, lang: str, attribute: str) -> list[tuple[str, str]]:
         """Dropdown choices of an attribute: ("any" first) as (label, id)."""
         return [(self.labels.choice(lang, attribute, ANY), ANY)] + [
@@ -545,7 +552,10 @@ class Designer:
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
-        lang.input(self.relabel, lang, [component for component, _ in self._texts], **QUICK)
+        texts = [component for component, _ in self._texts]
+        lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
+        demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
+            self.relabel_stored, lang, texts, **QUICK)
 
     @property
     def _picked(self) -> dict[str, tuple[Callable, str]]:
