@@ -22,6 +22,8 @@ import html
 import json
 import os
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import gradio as gr
@@ -91,6 +93,17 @@ def _user_errors(fn: Callable) -> Callable:
         except (ValueError, TypeError) as e:     # ValueError covers JSON and unicode errors
             raise gr.Error(_message(e), print_exception=False) from None
     return wrapper
+
+
+def _start_file(studio: AvatarStudio, recipe: dict) -> str:
+    """The start design as a PNG in a folder of its own (served as a static file, so the cache sweep
+    never takes it): the page shows it the moment it loads, before any event has run."""
+    r = studio.check_recipe(recipe)
+    folder = Path(tempfile.mkdtemp(prefix="avatar-studio-start-"))
+    path = folder / f"avatar-{r.seed}-{r.size}.png"
+    path.write_bytes(P.with_recipe(studio.render_png(r), r.to_json()))
+    gr.set_static_paths([folder])
+    return str(path)
 
 
 def _save(data: bytes, name: str) -> str:
@@ -405,10 +418,11 @@ class Designer:
         """The big live avatar (it is the file the Download button saves), its buttons, download options."""
         ui, w = functools.partial(self.labels.ui, lang), self.w
         w["history"], w["previewed"] = gr.State(EMPTY_HISTORY), gr.State(None)
-        w["image"] = self._t(gr.Image(type="filepath", format="png", interactive=False, label=ui("avatar"),
+        first = _start_file(self.studio, self.form.start)       # no empty box while the page wakes up
+        w["image"] = self._t(gr.Image(first, type="filepath", format="png", interactive=False, label=ui("avatar"),
                                       buttons=["fullscreen"], elem_id="avatar"), label="avatar")
-        w["download"] = self._t(gr.DownloadButton(ui("download"), variant="primary", size="lg", elem_id="download"),
-                                label="download")
+        w["download"] = self._t(gr.DownloadButton(ui("download"), first, variant="primary", size="lg",
+                                                  elem_id="download"), label="download")
         with gr.Row(elem_id="avatar-buttons"):
             w["randomise"] = self._t(gr.Button(ui("randomise_all"), size="sm", elem_id="randomise"),
                                      value="randomise_all")

@@ -54,6 +54,8 @@ def page(browser):
 
 
 def image_src(page) -> str:
+    """The avatar's address once the page's first render has run (it then puts ?r= in the address bar)."""
+    page.wait_for_function("() => new URLSearchParams(location.search).get('r')")
     page.wait_for_selector("#avatar img")
     return page.get_attribute("#avatar img", "src")
 

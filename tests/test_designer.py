@@ -146,3 +146,13 @@ def test_share_code_is_short_stable_and_opens_the_design(designer, studio):
     for bad in ["", "2abc", None, "1" + "A" * 30_000]:
         with pytest.raises(ValueError):
             F.from_share_code(bad)
+
+
+def test_the_page_arrives_with_the_first_avatar_in_it(studio):
+    """No empty box before the first event: the config carries the start avatar (a static file)."""
+    config = Designer(studio).build().get_config_file()
+    avatar = next(c for c in config["components"] if c["props"].get("elem_id") == "avatar")
+    value = avatar["props"]["value"]
+    assert value and value["path"].endswith(".png")
+    data = open(value["path"], "rb").read()
+    assert json.loads(P.recipe_in(data))["spec"] == Designer(studio).form.start["spec"]
