@@ -5,10 +5,14 @@
 """
 import sys
 
-from avatar_studio import AvatarStudio, WeightsError
-from avatar_studio.serving import launch
-from avatar_studio.studio import DEFAULT_WEIGHTS
-from avatar_studio.ui import build_demo
+import avatar_studio
+
+avatar_studio.tune_cpu()  # before torch loads (the imports below): see avatar_studio/cpu.py
+
+from avatar_studio import AvatarStudio, WeightsError  # noqa: E402
+from avatar_studio.serving import launch  # noqa: E402
+from avatar_studio.studio import DEFAULT_WEIGHTS  # noqa: E402
+from avatar_studio.ui import build_demo  # noqa: E402
 
 
 def load_studio() -> AvatarStudio:

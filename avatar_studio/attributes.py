@@ -15,6 +15,7 @@ from __future__ import annotations
 import colorsys
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -61,20 +62,35 @@ class Vocabulary:
     palettes: dict[str, list[str]]
     # where an "any" colour comes from: "palette" and/or "wheel", chosen evenly
     color_sources: dict[str, list[str]] = field(default_factory=dict)
+    # named presets of the artwork's style, e.g. "happy" -> {"eyes": "happy", "mouth": "smile"}:
+    # one UI choice that sets several attributes (none when the data names none)
+    expressions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, parts in self.expressions.items():
+            for key, value in parts.items():
+                if value not in self.categorical.get(key, ()):
+                    raise ValueError(f"expression {name!r} sets {key} to {value!r}, which the vocabulary lacks")
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocabulary":
-        """From vocabulary.json (categorical as an object) or a model config (as [name, choices] pairs)."""
+        """From vocabulary.json (categorical and expressions as objects) or a model config (as [name, value]
+        pairs)."""
         categorical = data["categorical"]
-        pairs = categorical.items() if isinstance(categorical, dict) else categorical
-        return cls(categorical={str(k): list(v) for k, v in pairs},
+        return cls(categorical={str(k): list(v) for k, v in _pairs(categorical)},
                    colors=list(data["colors"]),
                    palettes={k: list(v) for k, v in data.get("palettes", {}).items()},
-                   color_sources={k: list(v) for k, v in data["color_sources"].items()})
+                   color_sources={k: list(v) for k, v in data["color_sources"].items()},
+                   expressions={str(k): dict(v) for k, v in _pairs(data.get("expressions", {}))})
 
     def to_dict(self) -> dict:
-        """JSON-ready; categorical as ordered [name, choices] pairs, since the order is part of the model
-        and JSON writers may sort object keys."""
+        """JSON-ready; categorical and expressions as ordered [name, value] pairs, since the order is part
+        of the model (and of the menu) and JSON writers may sort object keys."""
+        presets = [[k, v] for k, v in self.expressions.items()]
+        return {**self.conditioning(), **({"expressions": presets} if presets else {})}
+
+    def conditioning(self) -> dict:
+        """``to_dict`` without the presets: what a model conditioned on this vocabulary reads."""
         return {"categorical": [[k, v] for k, v in self.categorical.items()], "colors": self.colors,
                 "palettes": self.palettes, "color_sources": self.color_sources}
 
@@ -85,7 +101,7 @@ class Vocabulary:
     # ---- validation -------------------------------------------------------------------
     def validate(self, spec: object) -> dict[str, str]:
         """Check a spec; return it normalised (lower-case colours, "any" keys dropped)."""
-        if not isinstance(spec, dict):
+        if not isinstance(spec, Mapping):
             raise ValueError(f"spec must be a JSON object like {{\"hair\": \"bob\"}}, got {_show(spec)}")
         clean: dict[str, str] = {}
         for key, value in spec.items():
@@ -152,30 +168,11 @@ class Vocabulary:
         return index, rgb
 
 
+def _pairs(data: dict | list) -> list:
+    """An object's items, or a list of [name, value] pairs as they are."""
+    return list(data.items()) if isinstance(data, dict) else data
+
+
 def _uniform(x: torch.Tensor) -> float:
     """Standard normal sample -> uniform in [0, 1)."""
     return min(0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0))), 1.0 - 1e-9)
-
-
-# Expression presets: one choice sets eyes + eyebrows + mouth (the ids of the avataaars style).
-EXPRESSIONS: dict[str, dict[str, str]] = {
-    "happy": {"eyes": "happy", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
-    "sad": {"eyes": "cry", "eyebrows": "sadConcernedNatural", "mouth": "sad"},
-    "surprised": {"eyes": "surprised", "eyebrows": "raisedExcited", "mouth": "screamOpen"},
-    "angry": {"eyes": "squint", "eyebrows": "angryNatural", "mouth": "serious"},
-    "wink": {"eyes": "wink", "eyebrows": "defaultNatural", "mouth": "twinkle"},
-    "in love": {"eyes": "hearts", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
-    "sleepy": {"eyes": "closed", "eyebrows": "defaultNatural", "mouth": "default"},
-    "dizzy": {"eyes": "xDizzy", "eyebrows": "upDownNatural", "mouth": "disbelief"},
-    "neutral": {"eyes": "default", "eyebrows": "defaultNatural", "mouth": "default"},
-    "silly": {"eyes": "winkWacky", "eyebrows": "upDown", "mouth": "tongue"},
-    "worried": {"eyes": "side", "eyebrows": "sadConcerned", "mouth": "concerned"},
-    "eye roll": {"eyes": "eyeRoll", "eyebrows": "flatNatural", "mouth": "serious"},
-    "grossed out": {"eyes": "squint", "eyebrows": "frownNatural", "mouth": "vomit"},
-}
-
-
-def expressions_for(vocab: Vocabulary) -> dict[str, dict[str, str]]:
-    """The presets whose parts this vocabulary has."""
-    return {name: parts for name, parts in EXPRESSIONS.items()
-            if all(value in vocab.categorical.get(key, ()) for key, value in parts.items())}

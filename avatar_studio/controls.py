@@ -6,16 +6,12 @@ its conditional centre (``Generator.mean_w``), so they change what the labels do
 """
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-DIRECTIONS_JSON = "directions.json"
-DIRECTIONS_TENSORS = "directions.safetensors"
 SLIDER_RANGE = (-3.0, 3.0)       # in standard deviations of the data along a direction
 TRUNCATION_RANGE = (0.0, 1.5)
 
@@ -30,23 +26,6 @@ class Directions:
     def empty(cls, w_dim: int) -> "Directions":
         return cls([], torch.zeros(0, w_dim), torch.zeros(0))
 
-    def save(self, folder: Path) -> None:
-        save_file({"vectors": self.vectors.contiguous(), "scales": self.scales.contiguous()},
-                  Path(folder) / DIRECTIONS_TENSORS)
-        (Path(folder) / DIRECTIONS_JSON).write_text(json.dumps({"names": self.names}, indent=1) + "\n")
-
-    @classmethod
-    def load(cls, folder: Path, w_dim: int) -> "Directions":
-        folder = Path(folder)
-        if not (folder / DIRECTIONS_JSON).is_file():
-            return cls.empty(w_dim)
-        names = json.loads((folder / DIRECTIONS_JSON).read_text())["names"]
-        tensors = load_file(folder / DIRECTIONS_TENSORS)
-        vectors, scales = tensors["vectors"], tensors["scales"]
-        if vectors.shape != (len(names), w_dim) or scales.shape != (len(names),):
-            raise ValueError(f"{folder / DIRECTIONS_TENSORS} does not match {DIRECTIONS_JSON} and w_dim {w_dim}")
-        return cls(list(names), vectors, scales)
-
 
 def check_controls(truncation: object, sliders: object, directions: Directions) -> tuple[float, dict[str, float]]:
     """Validate the truncation and slider values; return them as floats."""
@@ -56,7 +35,7 @@ def check_controls(truncation: object, sliders: object, directions: Directions) 
         raise ValueError(f"truncation must be a number from {lo} to {hi}, got {truncation!r}")
     if sliders is None:
         sliders = {}
-    if not isinstance(sliders, dict):
+    if not isinstance(sliders, Mapping):
         raise ValueError(f"sliders must be an object like {{\"{(directions.names or ['name'])[0]}\": 1.5}}, "
                          f"got {str(sliders)[:40]!r}")
     clean = {}
@@ -72,7 +51,7 @@ def check_controls(truncation: object, sliders: object, directions: Directions) 
 
 
 def apply_controls(w: torch.Tensor, w_mean: torch.Tensor, w_dim: int, truncation: float,
-                   sliders: dict[str, float], directions: Directions) -> torch.Tensor:
+                   sliders: Mapping[str, float], directions: Directions) -> torch.Tensor:
     """Truncate the style part of w (B, w_dim + ...) towards w_mean, then move along directions."""
     style = w_mean[:, :w_dim] + truncation * (w[:, :w_dim] - w_mean[:, :w_dim])
     for name, value in sliders.items():

@@ -86,9 +86,8 @@ class Limits:
 class Ledger:
     """Who has which events waiting or running, and which sessions are listening for results.
 
-    ``live`` is the queue's own record of unfinished events (event id -> event); entries of
-    finished events are dropped whenever a client is counted, so the ledger holds at most the
-    queue's events. Not thread-safe: used on the server's event loop only.
+    ``live`` holds the ids of the events waiting or running; entries of finished events are
+    dropped whenever a client is counted, so the ledger holds at most the queue's events. Not thread-safe: used on the server's event loop only.
     """
 
     def __init__(self, limits: Limits = Limits()):
@@ -99,6 +98,7 @@ class Ledger:
         self.uploads: dict[str, deque] = {}              # address -> times of recent uploads
         self.parked: dict[str, object] = {}              # event id -> event nobody listens for yet
         self.reserved: dict[str, list[int]] = {}         # client key -> [requests joining, heavy ones]
+        self.joining = 0                                 # requests joining now, all clients
 
     @staticmethod
     def _keys(address: str, session: str | None) -> list[str]:
@@ -106,11 +106,13 @@ class Ledger:
 
     def reserve(self, address: str, session: str | None, heavy: bool) -> None:
         """Hold a place for a request while it joins (parallel requests count before they have an id)."""
+        self.joining += 1
         for key in self._keys(address, session):
             held = self.reserved.setdefault(key, [0, 0])
             held[0], held[1] = held[0] + 1, held[1] + heavy
 
     def release(self, address: str, session: str | None, heavy: bool) -> None:
+        self.joining -= 1
         for key in self._keys(address, session):
             held = self.reserved.get(key)
             if held is not None:

@@ -141,7 +141,7 @@ class Form:
             raise ValueError("show the choices of an attribute first")
         r = self.studio.check_recipe(recipe)
         choice = self.attributes[attribute][picked(index, len(self.attributes[attribute]))]
-        return dataclasses.replace(r, spec={**r.spec, attribute: choice})
+        return dataclasses.replace(r, design=dataclasses.replace(r.design, spec={**r.spec, attribute: choice}))
 
     def match_expression(self, spec: dict) -> str:
         """The preset whose eyes, eyebrows and mouth the spec has ("any" if none set, else "custom")."""

@@ -16,45 +16,24 @@ artwork falls out of that head.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
-from safetensors import safe_open
-from safetensors.torch import load_file
 from torch import nn
 
 from avatar_studio.attributes import Vocabulary
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-CHECKSUMS_FILE = "checksums.json"
-MAX_CHECKSUMS_BYTES = 1 << 20
-# documentation beside the weights, rewritten after evaluation; never loaded
-UNCHECKED = (CHECKSUMS_FILE, "README.md", "evaluation.json", "training.json")
-
-
-class WeightsError(RuntimeError):
-    """A weights folder is missing, damaged or does not match its config."""
-
-
 @dataclass
-class GeneratorConfig:
-    vocabulary: dict                 # Vocabulary.to_dict(): names, choices, palettes
-    name: str = "avatar-studio"
-    version: str = "0"
-    resolution: int = 128
+class Architecture:
+    """The generator's hyper-parameters: typed here once; a training run nests them
+    (``train.train.TrainConfig.arch``) and config.json holds them flat."""
     n_codes: int = 3                 # discrete style codes for the unlabelled parts
     code_classes: int = 16
     embed_dim: int = 32
     w_dim: int = 256
     mapping_layers: int = 2
-    base_res: int = 8
     # feature channels per resolution, from base_res up; a last transposed conv paints 2x that
     channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
     free_colors: int = 4             # palette colours predicted from w
@@ -64,6 +43,16 @@ class GeneratorConfig:
     # part templates: one learned map per attribute class (classes carried in w), painted
     # straight onto the second resolution: a short path from a class to where its part sits
     template_channels: int = 0
+
+
+@dataclass(kw_only=True)
+class GeneratorConfig(Architecture):
+    """config.json: the architecture plus what the data and the export fix."""
+    vocabulary: dict                 # Vocabulary.to_dict(): names, choices, palettes, presets
+    name: str = "avatar-studio"
+    version: str = "0"
+    resolution: int = 128
+    base_res: int = 8
     # code bank: style-code tuples read off real training images (filled by train.export); a
     # seed picks one of them, so sampled codes are combinations the generator has learned
     code_bank: int = 0
@@ -122,7 +111,9 @@ class FiLMConv(nn.Module):
         return F.leaky_relu(self.conv(x) * (1 + scale) + shift, 0.2)
 
 
-class Generator(nn.Module, PyTorchModelHubMixin):
+class Generator(nn.Module):
+    """The architecture only: files are ``avatar_studio.weights`` (checksums, strict load)."""
+
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         self.config = config
@@ -242,129 +233,8 @@ class Generator(nn.Module, PyTorchModelHubMixin):
         return self.synthesis(self.mapping(z, index, rgb))
 
 
-def fold_templates(state: dict, config: GeneratorConfig) -> dict:
-    """A state dict whose part templates are a linear map of the raw attribute embeddings (the
-    form before @4) -> the same function with one template map per class (this form).
-
-    Template of a class c of attribute a: W_a @ embedding_a[c], W_a that attribute's columns of the
-    old linear map; its bias moves to ``template_bias``. States already in this form pass unchanged.
-    """
-    state = dict(state)
-    for prefix in ("", "generator."):
-        if prefix + "templates.weight" not in state:
-            continue
-        weight, bias = state.pop(prefix + "templates.weight"), state.pop(prefix + "templates.bias")  # (TRR, A*E)
-        tables = []
-        for i, name in enumerate(config.vocab.categorical):
-            emb = state[f"{prefix}embeddings.{name}.weight"]  # (n_a, E)
-            tables.append(emb @ weight[:, i * config.embed_dim:(i + 1) * config.embed_dim].T)  # (n_a, TRR)
-        state[prefix + "templates"], state[prefix + "template_bias"] = torch.cat(tables), bias
-    return state
-
-
 def paint(logits: torch.Tensor, palette: torch.Tensor, alpha_logit: torch.Tensor) -> torch.Tensor:
     """Each pixel a softmax mix of the palette, plus alpha -> straight-alpha RGBA (B, 4, R, R)."""
     mix = torch.softmax(logits, dim=1)  # (B, n_mix, R, R)
     rgb = torch.einsum("bkhw,bkc->bchw", mix, palette)  # (B, 3, R, R)
     return torch.cat([rgb, torch.sigmoid(alpha_logit)], dim=1)
-
-
-# ---- files ----------------------------------------------------------------------------
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_checksums(folder: Path) -> None:
-    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in UNCHECKED)
-    (folder / CHECKSUMS_FILE).write_text(json.dumps({n: sha256(folder / n) for n in files}, indent=1) + "\n")
-
-
-def verify_checksums(folder: Path) -> None:
-    manifest_path = folder / CHECKSUMS_FILE
-    if not manifest_path.is_file():
-        raise WeightsError(f"{manifest_path} is missing: cannot verify the weights")
-    with open(manifest_path, "rb") as f:
-        data = f.read(MAX_CHECKSUMS_BYTES + 1)
-    if len(data) > MAX_CHECKSUMS_BYTES:
-        raise WeightsError(f"{manifest_path} is too large (at most {MAX_CHECKSUMS_BYTES} bytes)")
-    try:
-        manifest = json.loads(data)
-    except RecursionError:
-        raise WeightsError(f"{manifest_path} is not valid JSON (nested too deeply)") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{manifest_path} is not valid JSON ({e})") from None
-    if not isinstance(manifest, dict) or not all(isinstance(v, str) for v in manifest.values()):
-        raise WeightsError(f"{manifest_path} must map file names to SHA-256 hex digests")
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if name not in manifest:
-            raise WeightsError(f"{manifest_path} has no checksum for {name}")
-    for name, expected in manifest.items():
-        if name in ("", ".", "..") or Path(name).name != name or "\\" in name:    # never a path: no reads outside
-            raise WeightsError(f"{manifest_path} lists {name[:80]!r}, which is not a file of the weights folder")
-        path = folder / name
-        if not path.is_file():
-            raise WeightsError(f"{path} is missing (listed in {CHECKSUMS_FILE})")
-        if sha256(path) != expected:
-            raise WeightsError(f"{path} is damaged: its SHA-256 does not match {CHECKSUMS_FILE}")
-
-
-def save_generator(model: Generator, folder: Path) -> None:
-    """config.json + model.safetensors (via PyTorchModelHubMixin) + checksums.json."""
-    folder = Path(folder)
-    model.save_pretrained(folder, config=model.config)
-    write_checksums(folder)
-
-
-def load_generator(folder: Path, device: str | torch.device = "cpu") -> Generator:
-    """Load a weights folder: checksums first, then config, then a strict safetensors load.
-
-    The model is first built on the meta device (no memory) and its tensor shapes checked
-    against the file's header, so a config that asks for a huge model fails before allocating.
-    """
-    folder = Path(folder)
-    if not (folder / CONFIG_FILE).is_file():
-        raise WeightsError(f"no {CONFIG_FILE} in {folder}: not a weights folder")
-    verify_checksums(folder)
-    try:
-        data = json.loads((folder / CONFIG_FILE).read_text())
-        config = GeneratorConfig(**data)
-        with torch.device("meta"):
-            model = Generator(config)
-    except (TypeError, ValueError, KeyError, RuntimeError) as e:  # RuntimeError: torch refuses a size
-        raise WeightsError(f"{folder / CONFIG_FILE} does not describe a generator ({e})") from None
-    path = folder / WEIGHTS_FILE
-    try:
-        with safe_open(path, "pt") as f:
-            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except Exception as e:  # safetensors raises its own types for truncated / garbage files
-        raise WeightsError(f"{path} cannot be loaded: {e}") from None
-    problems = _shape_problems({k: tuple(v.shape) for k, v in model.state_dict().items()}, found)
-    if problems:
-        raise WeightsError(f"{path} cannot be loaded: it does not fit {CONFIG_FILE}: {problems}")
-    try:
-        model = model.to_empty(device="cpu")  # every tensor is then overwritten: strict, shapes checked
-        model.load_state_dict(load_file(path), strict=True)
-    except Exception as e:
-        raise WeightsError(f"{path} cannot be loaded: {e}") from None
-    # channels-last conv weights, like synthesis's activations (same maths, faster on the CPU)
-    return model.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
-
-
-def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
-    """Missing keys, unexpected keys and size mismatches between a model and a file ('' if none)."""
-    out = []
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    if missing:
-        out.append("Missing key(s): " + ", ".join(missing[:5]))
-    if unexpected:
-        out.append("Unexpected key(s): " + ", ".join(unexpected[:5]))
-    for k in (k for k in expected if k in found):
-        if expected[k] != found[k]:
-            out.append(f"size mismatch for {k}: {list(found[k])} in the file, {list(expected[k])} in the config")
-            break
-    return "; ".join(out)

@@ -24,7 +24,9 @@ Gradio internals this relies on (gradio 6.31; recheck them on every Gradio upgra
     ``Blocks._queue``: ``.push(body, request, username)`` (appends the event to its lane with no
     await before it returns), ``.event_ids_to_events`` (id -> Event with .session_hash,
     .concurrency_id, .enqueue_time, .alive), ``.event_queue_per_concurrency_id[lane].queue`` (a
-    list served from its head), ``.clean_events(event_id=)``, ``.pending_event_ids_session`` and
+    list served from its head), ``.active_jobs`` (lists of running events, a finished one set to
+    None before its result goes out), ``.max_size`` and ``len(queue)`` (events in lanes),
+    ``.clean_events(event_id=)``, ``.pending_event_ids_session`` and
     ``.pending_messages_per_session`` (session -> its messages)
   - ``gradio.utils.get_upload_folder()``; uvicorn's X-Forwarded-For rewriting, which
     ``serving.launch`` turns off (FORWARDED_ALLOW_IPS="")
@@ -91,8 +93,9 @@ class RequestGuard:
             refusal, fn, session = _check_call(blocks, m["route"], m["name"], body)
             receive = _replay(body, receive)
             if refusal is None:                         # per-client bounds; a place is held while it joins
-                address, heavy = self._address(scope), fn.concurrency_id == HEAVY_LANE
-                refusal = _refused(429, self.ledger.refusal(address, session, heavy, blocks._queue.event_ids_to_events))
+                address, heavy, queue = self._address(scope), fn.concurrency_id == HEAVY_LANE, blocks._queue
+                refusal = (_queue_full(queue, self.ledger)
+                           or _refused(429, self.ledger.refusal(address, session, heavy, live_events(queue, self.ledger))))
                 if refusal is None:
                     self.ledger.reserve(address, session, heavy)
                     try:
@@ -140,6 +143,23 @@ def address_of(scope, proxy_hops: int) -> str:
 
 
 # ---- work nobody waits for ------------------------------------------------------------------------
+def live_events(queue, ledger: Ledger) -> set[str]:
+    """Ids of the events waiting (in a lane or parked) or running. A finished event leaves
+    ``active_jobs`` before its result is sent; it leaves ``event_ids_to_events`` only later."""
+    ids = {event._id for lane in queue.event_queue_per_concurrency_id.values() for event in lane.queue}
+    ids.update(event._id for job in queue.active_jobs if job for event in job)
+    ids.update(ledger.parked)
+    return ids
+
+
+def _queue_full(queue, ledger: Ledger) -> tuple[int, str] | None:
+    """Gradio's own "queue is full", counting parked events and joins in flight too (Gradio counts neither)."""
+    most = queue.max_size
+    if most is not None and len(queue) + len(ledger.parked) + ledger.joining >= most:
+        return 503, f"Queue is full. Max size is {most} and size is {most}."
+    return None
+
+
 def note_joins(queue, ledger: Ledger, proxy_hops: int) -> None:
     """Wrap the queue's ``push`` so that every event that joins is noted for its client and, when
     nobody listens for its session yet, parked before the queue can start it (no await between)."""
@@ -199,7 +219,7 @@ async def drop_unwanted(queue, ledger: Ledger, grace: float) -> int:
                 if not ids:
                     queue.pending_event_ids_session.pop(event.session_hash, None)
             dropped += 1
-    ledger.prune(queue.event_ids_to_events)
+    ledger.prune(live_events(queue, ledger))
     return dropped
 
 

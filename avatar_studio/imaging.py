@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from avatar_studio.recipe import Export
+
 
 def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     """(B, 4, H, W) straight alpha in [0, 1] -> PIL RGBA images."""
@@ -49,9 +51,10 @@ def _mask(size: int, frame: str, inset: float = 0.0) -> Image.Image:
     return m.resize((size, size), Image.LANCZOS)
 
 
-def finish(image: Image.Image, size: int, background: str, frame: str, border: str) -> Image.Image:
+def finish(image: Image.Image, export: Export) -> Image.Image:
     """Export step: resize, put on a background, crop to a frame, add a border. Always RGBA."""
     from PIL import ImageChops
+    size, background, frame, border = export.size, export.background, export.frame, export.border
     face = upscale(image, size)
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0) if background == "transparent" else background)
     canvas.alpha_composite(face)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from avatar_studio.attributes import parse_color
 
@@ -24,20 +26,76 @@ DEFAULTS = {"truncation": 1.0, "sliders": {}, "size": 512, "background": "transp
 __doc__ += "\n    " + json.dumps(DEFAULTS) + "\n\n``model``, when given, must name the loaded model.\n"
 
 
-@dataclass
-class Recipe:
+@dataclass(frozen=True)
+class Design:
+    """What the model paints: the seed, the attributes asked for, truncation and sliders.
+
+    ``spec`` and ``sliders`` are read-only mappings; a changed design is a new value
+    (``dataclasses.replace``). Spec and sliders are checked against the model by
+    ``AvatarStudio.check_recipe`` (their allowed values are the model's)."""
     seed: int
-    spec: dict
-    model: str | None = None
+    spec: Mapping[str, str]
     truncation: float = DEFAULTS["truncation"]
-    sliders: dict = field(default_factory=dict)
+    sliders: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        if not isinstance(self.spec, Mapping):
+            raise ValueError(f"spec must be a JSON object like {{\"hair\": \"bob\"}}, got {str(self.spec)[:40]!r}")
+        object.__setattr__(self, "spec", MappingProxyType(dict(self.spec)))
+        if isinstance(self.sliders, Mapping):
+            object.__setattr__(self, "sliders", MappingProxyType(dict(self.sliders)))
+
+
+@dataclass(frozen=True)
+class Export:
+    """How the picture is delivered: size, background, frame and border (each checked here)."""
     size: int = DEFAULTS["size"]
     background: str = DEFAULTS["background"]
     frame: str = DEFAULTS["frame"]
     border: str = DEFAULTS["border"]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", check_size(self.size))
+        object.__setattr__(self, "background", check_background(self.background))
+        object.__setattr__(self, "frame", check_frame(self.frame))
+        object.__setattr__(self, "border", check_border(self.border))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The whole design: a ``Design`` and an ``Export``, plus the model it was made with.
+
+    Immutable. ``AvatarStudio.check_recipe`` returns a recipe stamped as checked against its
+    model; a copy made with ``dataclasses.replace`` loses the stamp (and is checked again),
+    ``with_export`` keeps it (an Export checks itself)."""
+    design: Design
+    export: Export = field(default_factory=Export)
+    model: str | None = None
+    checked_for: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    # the recipe's fields, read through (the JSON form is flat)
+    seed = property(lambda self: self.design.seed)
+    spec = property(lambda self: self.design.spec)
+    truncation = property(lambda self: self.design.truncation)
+    sliders = property(lambda self: self.design.sliders)
+    size = property(lambda self: self.export.size)
+    background = property(lambda self: self.export.background)
+    frame = property(lambda self: self.export.frame)
+    border = property(lambda self: self.export.border)
+
+    def with_export(self, **changes) -> "Recipe":
+        """The same design, delivered otherwise (e.g. ``size=256``); keeps the checked stamp."""
+        out = replace(self, export=replace(self.export, **changes))
+        object.__setattr__(out, "checked_for", self.checked_for)
+        return out
+
     def to_dict(self) -> dict:
-        data = asdict(self)
+        """The recipe JSON object: seed, spec, model (when known), truncation, sliders, export."""
+        d, e = self.design, self.export
+        data = {"seed": d.seed, "spec": dict(d.spec), "model": self.model, "truncation": d.truncation,
+                "sliders": dict(d.sliders), "size": e.size, "background": e.background, "frame": e.frame,
+                "border": e.border}
         if data["model"] is None:
             del data["model"]
         return data
@@ -90,7 +148,8 @@ def check_border(value: object) -> str:
 def parse_recipe(data: object) -> Recipe:
     """A recipe from a dict or JSON text; raises ValueError naming the bad field.
 
-    Spec and sliders are checked against the model by AvatarStudio; this checks the rest.
+    The one parser of the boundary (UI, API, CLI). Spec, truncation and sliders are checked
+    against the model by ``AvatarStudio.check_recipe``; this checks the rest.
     """
     if isinstance(data, (str, bytes)):
         if len(data) > MAX_RECIPE_BYTES:
@@ -115,15 +174,12 @@ def parse_recipe(data: object) -> Recipe:
         raise ValueError(f"model must be a string like 'name@version', got {str(model)[:40]!r}")
     if not isinstance(data["spec"], dict):
         raise ValueError(f"spec must be a JSON object, got {str(data['spec'])[:40]!r}")
+    sliders = data.get("sliders", {})
     return Recipe(
-        seed=check_seed(data["seed"]), spec=dict(data["spec"]), model=model,
-        truncation=data.get("truncation", DEFAULTS["truncation"]),
-        sliders=data.get("sliders", {}) if data.get("sliders") is not None else {},
-        size=check_size(data.get("size", DEFAULTS["size"])),
-        background=check_background(data.get("background", DEFAULTS["background"])),
-        frame=check_frame(data.get("frame", DEFAULTS["frame"])),
-        border=check_border(data.get("border", DEFAULTS["border"])),
-    )
+        design=Design(seed=data["seed"], spec=data["spec"], truncation=data.get("truncation", DEFAULTS["truncation"]),
+                      sliders={} if sliders is None else sliders),
+        export=Export(**{k: data.get(k, DEFAULTS[k]) for k in ("size", "background", "frame", "border")}),
+        model=model)
 
 
 def _reject_constant(name: str):

@@ -11,28 +11,28 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from avatar_studio import controls
-from avatar_studio.attributes import ANY, Vocabulary, expressions_for
-from avatar_studio.generator import (CHECKSUMS_FILE, CONFIG_FILE, WEIGHTS_FILE, Generator, WeightsError,
-                                     load_generator)
+from avatar_studio import controls, cpu, weights
+from avatar_studio.attributes import Vocabulary
+from avatar_studio.generator import Generator
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, tensor_to_images
-from avatar_studio.recipe import Recipe, check_seed, parse_recipe
+from avatar_studio.recipe import Design, Recipe, check_seed, parse_recipe
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
-HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, CHECKSUMS_FILE, controls.DIRECTIONS_JSON, controls.DIRECTIONS_TENSORS]
 MAX_BATCH = 64
 N_VARIATIONS = 8
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed file times in sticker packs
 
 
 class AvatarStudio:
     def __init__(self, generator: Generator, directions: controls.Directions | None = None):
+        cpu.warn_if_untuned(stacklevel=4)  # points at the caller of from_pretrained
         self.generator = generator.eval().requires_grad_(False)
         self.config = generator.config
         self.vocab: Vocabulary = generator.config.vocab
@@ -51,16 +51,7 @@ class AvatarStudio:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if name_or_path is None:
             name_or_path = os.environ.get("AVATAR_STUDIO_WEIGHTS", DEFAULT_WEIGHTS)
-        path = Path(name_or_path)
-        if not path.is_dir():
-            if not _is_hub_id(str(name_or_path)):
-                raise WeightsError(f"no weights folder at {path} (expected config.json + model.safetensors)")
-            path = _download(str(name_or_path))
-        generator = load_generator(path, device=device)
-        try:
-            directions = controls.Directions.load(path, generator.config.w_dim)
-        except Exception as e:
-            raise WeightsError(f"{path / controls.DIRECTIONS_TENSORS} cannot be loaded: {e}") from None
+        generator, directions = weights.load(name_or_path, device=device)
         return cls(generator, directions)
 
     # ---- what the model offers ----------------------------------------------------------
@@ -83,7 +74,8 @@ class AvatarStudio:
 
     @property
     def expressions(self) -> dict[str, dict[str, str]]:
-        return expressions_for(self.vocab)
+        """Preset name -> the attributes it sets (a copy; from the model's vocabulary)."""
+        return {k: dict(v) for k, v in self.vocab.expressions.items()}
 
     @property
     def model_id(self) -> str:
@@ -103,60 +95,31 @@ class AvatarStudio:
         """The full spec the seed makes of ``spec``: every "any" replaced by the latent's choice."""
         return self.vocab.resolve(self.vocab.validate(spec), self.latent(seed))
 
-    # ---- images -------------------------------------------------------------------------
-    @torch.inference_mode()
-    def _w(self, specs: list[dict], seeds: list[int], truncation: float, sliders: dict | None) -> torch.Tensor:
-        """w (B, w_dim + ...) for the avatars; every input is checked before any generation.
+    # ---- checking: once, at the boundary --------------------------------------------------
+    def check_design(self, design: Design) -> Design:
+        """The design with its spec, truncation and sliders checked against this model (normalised:
+        lower-case colours, "any" dropped)."""
+        truncation, sliders = controls.check_controls(design.truncation, design.sliders, self.directions)
+        return replace(design, spec=self.vocab.validate(design.spec), truncation=truncation, sliders=sliders)
 
-        Each avatar goes through the network alone (batch 1): float kernels may round differently
-        at other batch sizes, and an avatar must not change with the company it is made in.
-        """
-        if len(specs) != len(seeds):
-            raise ValueError(f"specs and seeds must be the same length, got {len(specs)} and {len(seeds)}")
-        if not 1 <= len(specs) <= MAX_BATCH:
-            raise ValueError(f"a batch holds 1 to {MAX_BATCH} avatars, got {len(specs)}")
-        truncation, sliders = controls.check_controls(truncation, sliders, self.directions)
-        z = torch.stack([self.latent(s) for s in seeds])
-        full = [self.vocab.resolve(self.vocab.validate(spec), z_i) for spec, z_i in zip(specs, z)]
-        ws = []
-        for z_i, spec in zip(z, full):
-            index, rgb = (t.to(self.device) for t in self.vocab.encode([spec]))
-            w = self.generator.mapping(z_i[None].to(self.device), index, rgb)
-            if truncation != 1.0 or sliders:
-                w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
-                                            truncation, sliders, self.directions)
-            ws.append(w)
-        return torch.cat(ws)
-
-    @torch.inference_mode()
-    def _paint(self, w: torch.Tensor) -> list[Image.Image]:
-        """Images of w (B, ...), one avatar at a time (see ``_w``)."""
-        return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
-
-    def design(self, spec: dict, seed: int, truncation: float = 1.0,
-               sliders: dict[str, float] | None = None) -> Image.Image:
-        """One avatar as a PIL RGBA image at the model's native size."""
-        return self._paint(self._w([spec], [seed], truncation, sliders))[0]
-
-    def design_batch(self, specs: list[dict], seeds: list[int], truncation: float = 1.0,
-                     sliders: dict[str, float] | None = None) -> list[Image.Image]:
-        """Many avatars in one pass; each image equals ``design(spec, seed)``."""
-        return self._paint(self._w(list(specs), list(seeds), truncation, sliders))
-
-    # ---- recipes ------------------------------------------------------------------------
     def check_recipe(self, recipe: dict | str | Recipe) -> Recipe:
-        """Parse and validate a recipe against this model (spec, sliders, model name).
+        """Parse and validate a recipe against this model (spec, sliders, model name): the one check.
 
-        A recipe saved with another version of this model loads (its spec, seed and settings
-        are the same choices; see ``version_note``); one for another model is refused.
+        The result is stamped as checked for this model, so passing it back to any method here
+        checks nothing again. A recipe saved with another version of this model loads (its
+        spec, seed and settings are the same choices; see ``version_note``); one for another
+        model is refused.
         """
         r = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
+        if r.checked_for == self.model_id:
+            return r
         if r.model is not None and r.model.split("@")[0] != self.config.name:
             raise ValueError(f"recipe is for model {r.model[:60]!r}, but {self.model_id!r} is loaded")
-        # another version of the same model: the choices still hold, the picture may differ
-        r.spec = self.vocab.validate(r.spec)
-        r.truncation, r.sliders = controls.check_controls(r.truncation, r.sliders, self.directions)
-        return r
+        return self._stamp(replace(r, design=self.check_design(r.design)))
+
+    def _stamp(self, recipe: Recipe) -> Recipe:
+        object.__setattr__(recipe, "checked_for", self.model_id)
+        return recipe
 
     def version_note(self, recipe: Recipe) -> str | None:
         """A line for the user when a checked recipe was saved with another version of this model."""
@@ -165,15 +128,58 @@ class AvatarStudio:
         return (f"This recipe was made with {recipe.model[:60]}; {self.model_id} is loaded: "
                 f"the same choices, but the picture may differ.")
 
+    # ---- pixels: checked designs in, no checks here -----------------------------------------
+    @torch.inference_mode()
+    def _w(self, designs: list[Design]) -> torch.Tensor:
+        """w (B, w_dim + ...) of checked designs.
+
+        Each avatar goes through the network alone (batch 1): float kernels may round differently
+        at other batch sizes, and an avatar must not change with the company it is made in.
+        """
+        ws = []
+        for d in designs:
+            z = self.latent(d.seed)
+            index, rgb = (t.to(self.device) for t in self.vocab.encode([self.vocab.resolve(d.spec, z)]))
+            w = self.generator.mapping(z[None].to(self.device), index, rgb)
+            if d.truncation != 1.0 or d.sliders:
+                w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
+                                            d.truncation, d.sliders, self.directions)
+            ws.append(w)
+        return torch.cat(ws)
+
+    @torch.inference_mode()
+    def _paint(self, w: torch.Tensor) -> list[Image.Image]:
+        """Images of w (B, ...), one avatar at a time (see ``_w``)."""
+        return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
+
+    # ---- images -------------------------------------------------------------------------
+    def design(self, spec: dict, seed: int, truncation: float = 1.0,
+               sliders: dict[str, float] | None = None) -> Image.Image:
+        """One avatar as a PIL RGBA image at the model's native size."""
+        return self.design_batch([spec], [seed], truncation, sliders)[0]
+
+    def design_batch(self, specs: list[dict], seeds: list[int], truncation: float = 1.0,
+                     sliders: dict[str, float] | None = None) -> list[Image.Image]:
+        """Many avatars; each image equals ``design(spec, seed)``. Every input is checked before
+        the first avatar is painted."""
+        specs, seeds = list(specs), list(seeds)
+        if len(specs) != len(seeds):
+            raise ValueError(f"specs and seeds must be the same length, got {len(specs)} and {len(seeds)}")
+        if not 1 <= len(specs) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} avatars, got {len(specs)}")
+        designs = [self.check_design(Design(seed, spec, truncation, {} if sliders is None else sliders))
+                   for spec, seed in zip(specs, seeds)]
+        return self._paint(self._w(designs))
+
+    # ---- recipes ------------------------------------------------------------------------
     def design_recipe(self, recipe: dict | str | Recipe) -> Image.Image:
         """The recipe's avatar at native size (before export size, background and frame)."""
-        r = self.check_recipe(recipe)
-        return self.design(r.spec, r.seed, r.truncation, r.sliders)
+        return self._paint(self._w([self.check_recipe(recipe).design]))[0]
 
     def render(self, recipe: dict | str | Recipe) -> Image.Image:
         """The finished export of a recipe: size, background, frame and border applied."""
         r = self.check_recipe(recipe)
-        return finish(self.design(r.spec, r.seed, r.truncation, r.sliders), r.size, r.background, r.frame, r.border)
+        return finish(self._paint(self._w([r.design]))[0], r.export)
 
     def render_png(self, recipe: dict | str | Recipe) -> bytes:
         return png_bytes(self.render(recipe))
@@ -181,9 +187,8 @@ class AvatarStudio:
     def full_recipe(self, recipe: dict | str | Recipe) -> Recipe:
         """The recipe with every "any" in its spec resolved and the model id filled in."""
         r = self.check_recipe(recipe)
-        r.spec = self.vocab.resolve(r.spec, self.latent(r.seed))
-        r.model = self.model_id
-        return r
+        full = replace(r.design, spec=self.vocab.resolve(r.spec, self.latent(r.seed)))
+        return self._stamp(replace(r, design=full, model=self.model_id))
 
     # ---- exploring ----------------------------------------------------------------------
     def variations(self, recipe: dict | str | Recipe, locked: list[str],
@@ -195,12 +200,9 @@ class AvatarStudio:
             raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to lock; choose from: {', '.join(self.vocab.names)}")
         base = {k: v for k, v in r.spec.items() if k in locked}
         seeds = [(r.seed * 1_000_003 + 7_919 * (i + 1)) % (2**31) for i in range(n)]
-        out = []
-        for seed in seeds:
-            v = Recipe(**{**r.to_dict(), "seed": seed, "spec": self.vocab.resolve(base, self.latent(seed))})
-            out.append(v)
-        images = self.design_batch([v.spec for v in out], seeds, r.truncation, r.sliders)
-        return list(zip(out, images))
+        out = [self._stamp(replace(r, design=replace(r.design, seed=seed, spec=self.vocab.resolve(base, self.latent(seed)))))
+               for seed in seeds]
+        return list(zip(out, self._paint(self._w([v.design for v in out]))))
 
     def preview(self, recipe: dict | str | Recipe, attribute: str) -> list[tuple[str, Image.Image]]:
         """Every choice of one categorical attribute on the recipe's current face."""
@@ -209,23 +211,19 @@ class AvatarStudio:
                              f"choose from: {', '.join(self.vocab.categorical)}")
         r = self.full_recipe(recipe)
         choices = self.vocab.categorical[attribute]
-        specs = [{**r.spec, attribute: c} for c in choices]
-        images = []
-        for i in range(0, len(specs), MAX_BATCH):
-            chunk = specs[i:i + MAX_BATCH]
-            images += self.design_batch(chunk, [r.seed] * len(chunk), r.truncation, r.sliders)
-        return list(zip(choices, images))
+        designs = [replace(r.design, spec={**r.spec, attribute: c}) for c in choices]
+        return list(zip(choices, self._paint(self._w(designs))))
 
     def sticker_pack(self, recipe: dict | str | Recipe) -> bytes:
         """A ZIP of PNGs: the recipe's face in every expression preset, exported as the recipe says."""
         r = self.full_recipe(recipe)
-        names = list(self.expressions)
-        specs = [{**r.spec, **self.expressions[n]} for n in names]
-        images = self.design_batch(specs, [r.seed] * len(specs), r.truncation, r.sliders)
+        presets = self.vocab.expressions
+        images = self._paint(self._w([replace(r.design, spec={**r.spec, **parts}) for parts in presets.values()]))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, im in zip(names, images):
-                zf.writestr(f"{name.replace(' ', '-')}.png", png_bytes(finish(im, r.size, r.background, r.frame, r.border)))
+            for name, im in zip(presets, images):
+                entry = zipfile.ZipInfo(f"{name.replace(' ', '-')}.png", date_time=ZIP_TIME)  # same recipe, same bytes
+                zf.writestr(entry, png_bytes(finish(im, r.export)), zipfile.ZIP_DEFLATED)
         return buf.getvalue()
 
     def morph(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, frames: int = 16) -> bytes:
@@ -233,31 +231,8 @@ class AvatarStudio:
         if not 2 <= frames <= 64:
             raise ValueError(f"frames must be from 2 to 64, got {frames!r}")
         a, b = self.check_recipe(recipe_a), self.check_recipe(recipe_b)
-        w0 = self._w([a.spec], [a.seed], a.truncation, a.sliders)
-        w1 = self._w([b.spec], [b.seed], b.truncation, b.sliders)
+        w0, w1 = self._w([a.design]), self._w([b.design])
         ts = [i / (frames - 1) for i in range(frames)]
         w = torch.cat([controls.interpolate(w0, w1, t) for t in ts + ts[-2:0:-1]])
-        size = min(a.size, 256)
-        return gif_bytes([finish(im, size, a.background, a.frame, a.border) for im in self._paint(w)])
-
-
-HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
-
-
-def _is_hub_id(text: str) -> bool:
-    """Whether ``text`` (not a folder here) names a Hub repo: ``owner/name``, and not a local path.
-
-    A mistyped local path is never turned into a download: an id whose owner part exists here
-    (``weights/avatar-studo``: ``weights`` is a folder), or that looks like a file (a suffix), is a path.
-    """
-    return (HUB_ID.fullmatch(text) is not None and not Path(text).suffix
-            and not os.path.lexists(text.split("/")[0]))
-
-
-def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, etag_timeout=5))
-    except Exception as e:  # offline, unknown repo, no permission: say which and why
-        raise WeightsError(f"cannot fetch weights {repo_id!r} from the Hugging Face Hub "
-                           f"({type(e).__name__}: {str(e)[:200]}); pass a local weights folder instead") from None
+        export = replace(a.export, size=min(a.size, 256))
+        return gif_bytes([finish(im, export) for im in self._paint(w)])

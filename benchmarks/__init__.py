@@ -1,0 +1,12 @@
+"""Benchmarks that print figures (``python -m benchmarks.<name> --help``); run them on a quiet machine.
+
+    render   the dataset renderer against a bare DiceBear + resvg loop
+    design   AvatarStudio.design at batch 1 against DiceBear + resvg, the same avatar
+    load     the served app under load, with a full queue, and over a long soak
+    fair_share   one client flooding the costliest events, another designing; RSS under made-up session ids
+
+Each is an entry point: the package tunes the CPU before any of them imports torch.
+"""
+from avatar_studio.cpu import tune_cpu
+
+tune_cpu()

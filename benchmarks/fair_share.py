@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from train.benchmark_load import Server, call, percentile
+from tests.harness import Server, call, percentile
 
 VICTIM = "127.0.0.2"
 P99_BAR_S, RSS_BAR_MB = 2.0, 30.0

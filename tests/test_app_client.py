@@ -15,6 +15,8 @@ from gradio_client.exceptions import AppError
 from avatar_studio.serving import launch
 from avatar_studio.ui import build_demo
 
+pytestmark = pytest.mark.server  # the app over HTTP (gradio_client)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,7 +88,7 @@ def test_no_file_outside_the_app_is_served_and_no_dashboard(app_url):
     import httpx
     base = app_url.rstrip("/")
     paths = ["/etc/passwd", str(ROOT / "app.py"), "../app.py", "app.py", str(ROOT / "assets" / "labels.json"),
-             str(ROOT / "weights" / "avatar-studio" / "model.safetensors")]
+             str(ROOT / "weights" / "avatar-studio" / "model-00001-of-00003.safetensors")]
     for path in paths:
         for route in ("/gradio_api/file=", "/file="):
             r = httpx.get(base + route + path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avatar_studio.__main__ import main
+from avatar_studio.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = {"seed": 42, "spec": {"hair": "bob", "hair_color": "#a55728"}, "size": 128, "frame": "circle"}
@@ -169,6 +169,7 @@ def test_bad_input_is_one_line_and_exit_2(tiny_weights, tmp_path, inputs, capsys
     assert not (tmp_path / "out").exists(), "nothing is drawn when the input is bad"
 
 
+@pytest.mark.server
 def test_as_a_program(tiny_weights, tmp_path):
     """python -m avatar_studio: --help shows worked examples; a bad recipe is one line and status 2."""
     help_ = subprocess.run([sys.executable, "-m", "avatar_studio", "--help"], cwd=ROOT, capture_output=True,

@@ -7,9 +7,11 @@ import math
 import pytest
 import torch
 
-from train import benchmark_design, benchmark_render, classifier, evaluate
+from benchmarks import design as benchmark_design, render as benchmark_render
+from train import classifier, evaluate
 from train.classifier import FitConfig
 from train.dataset import load_images, read_metadata
+from train.errors import TrainError
 
 TINY_FIT = FitConfig(epochs=40, batch=16, lr=5e-3)
 
@@ -65,7 +67,7 @@ def test_cached_classifier_is_reused_only_when_it_matches(tiny_data, tiny_classi
     classifier.obtain(folder, None, TINY_FIT, log=logged.append)  # no data: the cache as it is
     assert weights.stat().st_mtime_ns == before and not logged
     assert not classifier.matches(classifier.read_meta(folder), tiny_data, FitConfig(epochs=1))
-    with pytest.raises(FileNotFoundError, match="--train-data"):
+    with pytest.raises(TrainError, match="--train-data"):
         classifier.obtain(folder / "nothing", None, TINY_FIT)
 
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from avatar_studio.fair import Ledger, Limits, check_work, client_address, work
-from train.benchmark_load import Server, call, percentile
+from tests.harness import Server, call, percentile
 
+pytestmark = pytest.mark.server  # the app in child processes, over HTTP (the CLI in process)
 VICTIM = "127.0.0.2"            # a second loopback address: another visitor
 
 
@@ -119,8 +120,9 @@ def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(ser
             seconds = time.perf_counter() - t0
     print(f"\none session: {one_session.count(200)} of 100 joins accepted; one address: {many.count(200)} more; "
           f"{seconds:.1f} s of the attacker's time")
-    assert one_session.count(200) <= 1 and set(one_session) <= {200, 429}
-    assert one_session.count(200) + many.count(200) <= 2 and set(many) <= {200, 429}
+    turns = 1 + int(seconds / Limits().grace)          # unread events are dropped after the grace: a place frees
+    assert one_session.count(200) <= turns and set(one_session) <= {200, 429}
+    assert one_session.count(200) + many.count(200) <= 2 * turns and set(many) <= {200, 429}
 
     # four threads flooding the costliest events while a second address designs
     stop, flooded = threading.Event(), []
@@ -159,7 +161,7 @@ def test_1_work_nobody_waits_for_is_not_done(served, temp_dir):
     """Fire-and-forget joins (no result stream ever opened) are dropped after the grace: no file is made."""
     index, base = served.index, served.url
     packs = {seed: [recipe(seed=seed, size=512, frame="circle")] for seed in (9001, 9002)}
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.4")) as http:
         status, messages = join(http, base, index["sticker_pack"], [recipe(seed=9000)])     # listened for: made
         codes = [http.post(f"{base}/gradio_api/queue/join", json={"data": data, "fn_index": index["sticker_pack"],
                                                                   "session_hash": f"gone{seed}"}).status_code
@@ -271,7 +273,7 @@ def test_7_nothing_a_client_sends_is_printed_to_the_log(served):
 
 # ---- 8. CLI and weights edges ---------------------------------------------------------------------------
 def run_cli(capsys, *argv) -> tuple[int, str]:
-    from avatar_studio.__main__ import main
+    from avatar_studio.cli import main
     status = main([str(a) for a in argv])
     err = capsys.readouterr().err
     return status, err

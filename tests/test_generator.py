@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from avatar_studio import AvatarStudio, WeightsError
-from avatar_studio.generator import load_generator, write_checksums
+from avatar_studio.weights import load_generator, write_checksums
 from train import checkpoint
 
 PACKAGE = Path(__file__).resolve().parent.parent / "avatar_studio"
@@ -264,7 +264,7 @@ def test_no_pickle_path_in_the_runtime_package():
     hits = [f"{path.name}:{n}: {line.strip()}" for path in sorted(PACKAGE.rglob("*.py"))
             for n, line in enumerate(path.read_text().splitlines(), start=1) if pattern.search(line)]
     assert hits == []
-    from avatar_studio.studio import HUB_FILES
+    from avatar_studio.weights import HUB_FILES
     assert all(name.endswith((".json", ".safetensors")) for name in HUB_FILES)
 
 

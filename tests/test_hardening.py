@@ -43,7 +43,9 @@ from avatar_studio import ui
 from avatar_studio.recipe import FRAMES, SIZES
 from avatar_studio.serving import MAX_BODY_BYTES, launch
 from avatar_studio.ui import Designer, build_demo
-from train.benchmark_load import Answer, Server, call, fetch_files, free_port, join
+from tests.harness import Answer, Server, call, fetch_files, free_port, join
+
+pytestmark = pytest.mark.server  # the app over HTTP, in process and in child processes
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_REQUESTS = 520
@@ -601,7 +603,7 @@ def test_file_routes_serve_nothing_outside_the_apps_own_files(served, tiny_weigh
                 tiny_weights / "config.json", tiny_weights / "checksums.json", served.log_path,
                 _first_file(ROOT / "data"), _first_file(ROOT / "runs")]
     targets = [str(p) for p in secrets_ if p is not None and p.exists()]
-    targets += ["app.py", "../app.py", "./app.py", "weights/avatar-studio/model.safetensors",
+    targets += ["app.py", "../app.py", "./app.py", "weights/avatar-studio/model-00001-of-00003.safetensors",
                 f"{served.temp_dir}/../server.log", f"{served.temp_dir}/../../../../../etc/passwd",
                 f"{served.temp_dir}/%2e%2e/server.log", "%2Fetc%2Fpasswd", "%252Fetc%252Fpasswd", "~/.bashrc",
                 "/etc/passwd%00.png", "..%2F..%2F..%2Fetc%2Fpasswd", "/proc/self/cwd/app.py", str(served.temp_dir)]

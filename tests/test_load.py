@@ -1,6 +1,6 @@
 """The served app under load, with a full queue, and over a long run: tiny model, child process, 127.0.0.1.
 
-The same phases as ``python -m train.benchmark_load`` (which prints the figures for the shipped
+The same phases as ``python -m benchmarks.load`` (which prints the figures for the shipped
 model), here with smaller but honest counts; the full-size runs are marked slow.
 
 Each /call request is a Gradio session of its own, and Gradio keeps about 0.2 MB of page state
@@ -9,6 +9,7 @@ The soak server keeps 50, so that the plateau is reached early and any growth pa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -19,12 +20,12 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
-import dataclasses
-
 from avatar_studio.fair import Limits
 from avatar_studio.serving import SETTINGS, launch
 from avatar_studio.ui import build_demo
-from train.benchmark_load import Server, free_port, join, load, queue_full, soak, valid_png
+from tests.harness import Server, free_port, join, load, queue_full, soak, valid_png
+
+pytestmark = pytest.mark.server  # the app in a child process, over HTTP
 
 SOAK_SETTINGS = {"delete_cache": (1, 3), "state_capacity": 50}
 

@@ -10,10 +10,11 @@ import json
 import pytest
 from PIL import Image
 
-from train.benchmark_load import Server
+from tests.harness import Server
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("mcp") is None,
-                                reason='Gradio\'s MCP extra is not installed (pip install "gradio[mcp]==6.31.0")')
+pytestmark = [pytest.mark.server,  # the app in a child process, over HTTP
+              pytest.mark.skipif(importlib.util.find_spec("mcp") is None,
+                                 reason='Gradio\'s MCP extra is not installed (pip install "gradio[mcp]==6.31.0")')]
 
 
 async def list_and_call(url: str, recipe: str):

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from train import avataaars
+from train.errors import TrainError
 from train.render_dataset import METADATA, RENDER_CONFIG, VOCABULARY, draw_labels, render_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +117,7 @@ def test_resume_redoes_only_missing_images(pack, tmp_path):
 def test_refuses_a_folder_rendered_with_other_settings(pack, tmp_path, change):
     run = tmp_path / "d"
     shutil.copytree(pack, run)
-    with pytest.raises(SystemExit, match="holds a render with other settings"):
+    with pytest.raises(TrainError, match="holds a render with other settings"):
         render_dataset(run, workers=1, progress=False, **{**PACK, **change})
     assert files_of(run) == files_of(pack)
 
@@ -176,6 +177,7 @@ def test_outfit_and_skin_colours_land_where_they_belong():
 
 
 # ---- CLI -----------------------------------------------------------------------------------
+@pytest.mark.server
 def test_cli_help_and_bad_arguments(tmp_path):
     out = subprocess.run([sys.executable, "-m", "train.render_dataset", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -6,11 +7,28 @@ import numpy as np
 import pytest
 
 PROBE = """
-import sys
-if sys.argv[1] == "torch first":
-    import torch
-import avatar_studio, torch
-print(torch.get_num_threads())
+import json, os, sys, warnings
+warnings.simplefilter("always")
+order, weights = sys.argv[1], sys.argv[2]
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # a small CPU: one usable core
+with warnings.catch_warnings(record=True) as caught:
+    if order == "torch, then tune_cpu":
+        import torch
+        import avatar_studio
+        avatar_studio.tune_cpu()
+    elif order == "tune_cpu, then torch":
+        import avatar_studio
+        avatar_studio.tune_cpu()
+        import torch
+    else:  # a library user who never calls it
+        import avatar_studio
+        torch_loaded = "torch" in sys.modules
+        import torch
+        from avatar_studio import AvatarStudio
+        AvatarStudio.from_pretrained(weights, device="cpu"), AvatarStudio.from_pretrained(weights, device="cpu")
+print(json.dumps({"policy": os.environ.get("OMP_WAIT_POLICY"), "threads": torch.get_num_threads(),
+                  "torch on import": order == "library only" and torch_loaded,
+                  "warnings": [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]}))
 """
 
 
@@ -21,15 +39,25 @@ def test_tiny_model_designs_deterministically(studio):
     assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("order, policy, threads, warned", [
-    ("avatar_studio first", None, "2", False),       # the package sets OMP_WAIT_POLICY before torch starts
-    ("torch first", "PASSIVE", "2", False),          # the user set it: nothing to do
-    ("torch first", None, "1", True),                # too late to set it: one thread, and say why
+    ("tune_cpu, then torch", None, 2, None),           # the entry points' order: PASSIVE before torch starts
+    ("torch, then tune_cpu", "PASSIVE", 2, None),      # the user set it: nothing to undo
+    ("torch, then tune_cpu", None, 1, "torch was imported first"),   # too late: one thread, and why
+    ("library only", None, 2, "call avatar_studio.tune_cpu() before importing torch"),  # once, with the cost
 ])
-def test_torch_imported_first_without_passive_wait_gets_one_thread_and_a_warning(order, policy, threads, warned):
+def test_cpu_tuning_is_one_explicit_call_and_importing_changes_nothing(tiny_weights, order, policy, threads, warned):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     env.update({"OMP_NUM_THREADS": "2", **({"OMP_WAIT_POLICY": policy} if policy else {})})
-    r = subprocess.run([sys.executable, "-c", PROBE, order], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", PROBE, order, str(tiny_weights)], env=env, capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == [threads]
-    assert ("OMP_WAIT_POLICY=PASSIVE" in r.stderr) == warned, r.stderr
+    got = json.loads(r.stdout)
+    assert got["threads"] == threads
+    assert got["policy"] == (None if order == "library only" else "PASSIVE"), "importing changes no environment"
+    assert got["torch on import"] is False, "import avatar_studio does not load torch"
+    if warned is None:
+        assert got["warnings"] == []
+    else:
+        assert len(got["warnings"]) == 1 and warned in got["warnings"][0], got["warnings"]
+        assert "ms untuned vs" in got["warnings"][0] and "ms tuned" in got["warnings"][0], "the measured cost"

@@ -16,7 +16,9 @@ from PIL import Image
 
 import train.train as training
 from avatar_studio import AvatarStudio
+from avatar_studio.generator import Architecture
 from train import checkpoint
+from train.errors import TrainError
 from train.train import PRESETS, TrainConfig, batch_ids, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,13 @@ STEPS = 8
 CFG = dataclasses.replace(PRESETS["tiny"], steps=STEPS, log_every=1, checkpoint_every=STEPS // 2,
                           sample_every=STEPS // 2)
 LOSSES = ("step", "kimg", "loss", "recon", "balance", "lr")  # everything but the clock
+ARCH = {f.name for f in dataclasses.fields(Architecture)}
+
+
+def with_(cfg: TrainConfig, **changes) -> TrainConfig:
+    """cfg with changes; architecture fields go into cfg.arch."""
+    arch = dataclasses.replace(cfg.arch, **{k: v for k, v in changes.items() if k in ARCH})
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if k not in ARCH}, arch=arch)
 
 
 def metrics(run: Path) -> list[dict]:
@@ -113,7 +122,7 @@ def test_resume_without_a_usable_checkpoint_is_refused(tiny_data, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint-0000004.pt").write_bytes(b"")
-    with pytest.raises(SystemExit, match="--resume: no usable checkpoint in"):
+    with pytest.raises(TrainError, match="--resume: no usable checkpoint in"):
         train(tiny_data, run, CFG, resume=True, progress=False)
 
 
@@ -121,15 +130,15 @@ def test_resume_without_a_usable_checkpoint_is_refused(tiny_data, tmp_path):
 def test_resume_with_other_settings_is_refused(full_run, tiny_data, tmp_path, change):
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
-    with pytest.raises(SystemExit, match="--resume: .* was trained with other settings"):
-        train(tiny_data, run, dataclasses.replace(CFG, **change), resume=True, progress=False)
+    with pytest.raises(TrainError, match="--resume: .* was trained with other settings"):
+        train(tiny_data, run, with_(CFG, **change), resume=True, progress=False)
     assert metrics(run) == metrics(full_run)
 
 
 def test_a_new_run_will_not_overwrite_checkpoints(full_run, tiny_data, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(full_run, run)
-    with pytest.raises(SystemExit, match="already holds checkpoints: pass --resume"):
+    with pytest.raises(TrainError, match="already holds checkpoints: pass --resume"):
         train(tiny_data, run, CFG, progress=False)
 
 
@@ -185,16 +194,16 @@ def test_auto_codes_fall_back_to_the_encoder_without_recorded_choices(unrecorded
 
 @pytest.mark.parametrize("changes, message", [
     ({"codes": "bogus"}, "--codes 'bogus': choose one of auto, data, encoder"),
-    ({"codes": "data", "n_codes": 2}, "the data records 3 unlabelled choices .* set --n_codes 3 --code_classes 15"),
+    ({"codes": "data", "n_codes": 2}, "the data records 3 unlabelled choices .* set --n-codes 3 --code-classes 15"),
     ({"code_classes": 8}, "the data records 3 unlabelled choices"),
 ], ids=["unknown source", "too few codes", "too few classes"])
 def test_code_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
-    with pytest.raises(SystemExit, match=message):
-        train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, **changes), progress=False)
+    with pytest.raises(TrainError, match=message):
+        train(tiny_data, tmp_path / "run", with_(CFG, **changes), progress=False)
 
 
 def test_codes_from_data_need_recorded_choices(unrecorded, tmp_path):
-    with pytest.raises(SystemExit, match="--codes data: the rows don't record unlabelled choices"):
+    with pytest.raises(TrainError, match="--codes data: the rows don't record unlabelled choices"):
         train(unrecorded, tmp_path / "run", dataclasses.replace(CFG, codes="data"), progress=False)
 
 
@@ -220,11 +229,11 @@ def test_a_grown_palette_paints_what_the_warm_start_painted(full_run):
 
 
 def test_warm_start_with_a_grown_palette_trains_and_a_shrunk_one_is_refused(full_run, tiny_data, tmp_path):
-    grown = dataclasses.replace(CFG, steps=2, init_from=str(full_run), free_colors=6, const_colors=4)
+    grown = with_(CFG, steps=2, init_from=str(full_run), free_colors=6, const_colors=4)
     run = train(tiny_data, tmp_path / "grown", grown, progress=False)
     assert checkpoint.load_latest(run)["generator_config"]["const_colors"] == 4
-    shrunk = dataclasses.replace(CFG, steps=2, init_from=str(run), const_colors=2)
-    with pytest.raises(SystemExit, match="the palette can grow, not shrink"):
+    shrunk = with_(CFG, steps=2, init_from=str(run), const_colors=2)
+    with pytest.raises(TrainError, match="the palette can grow, not shrink"):
         train(tiny_data, tmp_path / "shrunk", shrunk, progress=False)
 
 
@@ -241,7 +250,8 @@ def old_form(state: dict, cfg, prefix: str = "") -> dict:
 
 
 def test_folded_templates_paint_what_the_linear_form_painted(full_run):
-    from avatar_studio.generator import Generator, GeneratorConfig, fold_templates
+    from avatar_studio.generator import Generator, GeneratorConfig
+    from train.legacy import fold_templates
     state = final_state(full_run)
     cfg = GeneratorConfig(**state["generator_config"])
     old = old_form(state["ema"], cfg)
@@ -266,7 +276,7 @@ def test_a_run_from_before_per_class_templates_warm_starts_but_does_not_resume(f
     old_run.mkdir()
     checkpoint.save(old_run, STEPS, {**state, "model": old_form(state["model"], cfg, "generator."),
                                      "ema": old_form(state["ema"], cfg)})
-    with pytest.raises(SystemExit, match="--init_from " + str(old_run)):
+    with pytest.raises(TrainError, match="--init-from " + str(old_run)):
         train(tiny_data, old_run, CFG, resume=True, progress=False)
     warm = train(tiny_data, tmp_path / "warm", dataclasses.replace(CFG, steps=2, init_from=str(old_run)),
                  progress=False)
@@ -290,7 +300,7 @@ def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_pat
     assert math.isclose(rows[-1]["loss"], rows[-1]["recon"] + cfg.balance * rows[-1]["balance"]
                         + cfg.palette * rows[-1]["palette"] + 0.5 * rows[-1]["feature"] + 0.1 * rows[-1]["label_ce"],
                         rel_tol=1e-5)
-    with pytest.raises(SystemExit, match="other settings"):
+    with pytest.raises(TrainError, match="other settings"):
         train(tiny_data, run, dataclasses.replace(cfg, steps=3, perceptual=0.2), resume=True, progress=False)
 
 
@@ -300,7 +310,7 @@ def test_a_critic_run_logs_its_terms_and_resumes(tiny_critic, tiny_data, tmp_pat
     ({"critic": "runs/critic"}, "set --perceptual and/or --classify above 0"),
 ])
 def test_critic_settings_that_cannot_work_are_refused(tiny_data, tmp_path, changes, message):
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(TrainError, match=message):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, **changes), progress=False)
 
 
@@ -312,14 +322,16 @@ def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, 
         model.config.size = 64
         return model, meta
     monkeypatch.setattr(training.classifier, "load", load_as_64)
-    with pytest.raises(SystemExit, match="reads 64 px images, the data is 32 px"):
+    with pytest.raises(TrainError, match="reads 64 px images, the data is 32 px"):
         train(tiny_data, tmp_path / "run", dataclasses.replace(CFG, steps=1, critic=str(tiny_critic), classify=0.1),
               progress=False)
 
 
 # ---- command lines -------------------------------------------------------------------------
+@pytest.mark.server
 @pytest.mark.parametrize("module, needles", [
-    ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log_every"]),
+    ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log-every",
+                     "--w-dim", "--init-from"]),
     ("train.export", ["python -m train.export runs/", "--directions", "--direction-names"]),
 ])
 def test_cli_help(module, needles):
@@ -332,10 +344,12 @@ def test_cli_help(module, needles):
 
 def test_cli_train_overrides_then_export(tiny_data, tmp_path, capsys):
     run, weights = tmp_path / "runs" / "cli", tmp_path / "weights" / "cli"
-    training.main(["--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "3",
-                   "--log_every", "1", "--channels", "8", "8", "8"])
+    assert training.main(["--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "3",
+                          "--log-every", "1", "--channels", "8", "8", "8", "--embed_dim", "4"]) == 0
+    assert "--embed_dim is spelled with dashes now (--embed-dim)" in capsys.readouterr().err, "old spelling: a note"
     saved = json.loads((run / "train_config.json").read_text())
-    assert saved == dataclasses.asdict(dataclasses.replace(PRESETS["tiny"], steps=3, log_every=1, channels=[8, 8, 8]))
+    assert saved == dataclasses.asdict(with_(PRESETS["tiny"], steps=3, log_every=1, channels=[8, 8, 8], embed_dim=4))
+    assert saved["arch"]["channels"] == [8, 8, 8], "architecture settings nested, typed once"
     assert [r["step"] for r in metrics(run)] == [1, 2, 3]
 
     from train.export import main as export_main
@@ -362,7 +376,7 @@ def test_torchrun_two_processes_on_cpu(tiny_data, tmp_path):
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "train.train",
                           "--data", str(tiny_data), "--out", str(run), "--preset", "tiny", "--steps", "4",
-                          "--log_every", "1", "--checkpoint_every", "2"],
+                          "--log-every", "1", "--checkpoint-every", "2"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = metrics(run)
@@ -374,3 +388,57 @@ def test_torchrun_two_processes_on_cpu(tiny_data, tmp_path):
     export(run, weights, version="1", name="ddp", k=2, names=[])
     studio = AvatarStudio.from_pretrained(weights, device="cpu")
     assert studio.design({"hair": "bob"}, 1).size == (32, 32)
+
+
+def test_a_stage_turns_a_train_error_into_one_line_and_exit_status_2(tmp_path, capsys):
+    """Library functions raise TrainError; only main() makes it an exit status."""
+    from train.export import export, main as export_main
+    (tmp_path / "run").mkdir()
+    with pytest.raises(TrainError, match="no usable checkpoint in"):
+        export(tmp_path / "run", tmp_path / "w", "1", None, 2, [])
+    assert export_main([str(tmp_path / "run"), str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"python -m train.export: error: no usable checkpoint in {tmp_path / 'run'}"
+
+
+def test_a_flat_config_from_before_the_nesting_is_read_and_compared(tmp_path):
+    flat = {k: v for k, v in dataclasses.asdict(CFG).items() if k != "arch"} | dataclasses.asdict(CFG.arch)
+    flat.pop("mapping_layers")  # a field newer than the run takes its default
+    assert TrainConfig.from_dict(flat) == CFG
+    assert training.same_maths(flat, CFG) and not training.same_maths({**flat, "w_dim": 64}, CFG)
+
+
+def test_the_stage_list_reproduces_the_settings_that_made_the_shipped_weights():
+    """train/stages.json, parsed by train.train's own flags, gives every recorded stage's settings."""
+    import argparse
+    from train.stages import read_stages
+    from train.train import RESUMABLE, add_dataclass_arguments, config_from_args
+    shipped = ROOT / "weights" / "avatar-studio"
+    data = read_stages()
+    assert data["model"] == "{name}@{version}".format(**json.loads((shipped / "config.json").read_text()))
+    recorded = {st["run"]: st["train_config"] for st in json.loads((shipped / "training.json").read_text())["stages"]}
+    trains = [st["command"][1:] for st in data["stages"] if st["command"][0] == "train.train"]
+    assert [args[args.index("--out") + 1] for args in trains] == list(recorded), "every stage, in order"
+    for args in trains:
+        parser = argparse.ArgumentParser()
+        for flag in ("--data", "--out", "--preset"):
+            parser.add_argument(flag)
+        add_dataclass_arguments(parser)
+        got = dataclasses.asdict(config_from_args(parser.parse_args(args), args))
+        want = dataclasses.asdict(TrainConfig.from_dict(recorded[args[args.index("--out") + 1]]))
+        bookkeeping = set(RESUMABLE) - {"minutes"}
+        assert {k: v for k, v in got.items() if k not in bookkeeping} == \
+               {k: v for k, v in want.items() if k not in bookkeeping}
+    export = data["stages"][-1]["command"]
+    assert export[:3] == ["train.export", trains[-1][trains[-1].index("--out") + 1], "weights/avatar-studio"]
+    card = (shipped / "README.md").read_text()
+    assert "## Reproduce" in card and "python -m train.train --data data/train128 --preset cpu --out runs/cpu128m" in card
+
+
+def test_a_stage_list_that_warm_starts_from_nowhere_is_refused(tmp_path):
+    from train.stages import read_stages
+    bad = {"model": "x@1", "about": "", "stages": [
+        {"name": "b", "command": ["train.train", "--out", "runs/b", "--init-from", "runs/a"]}]}
+    (tmp_path / "stages.json").write_text(json.dumps(bad))
+    with pytest.raises(TrainError, match="warm-starts from runs/a, which no earlier stage makes"):
+        read_stages(tmp_path / "stages.json")

@@ -2,9 +2,10 @@
 
 Each stage is a ``python -m train.<stage>`` command. This package depends on
 ``avatar_studio``; the runtime library never imports it.
-"""
-import os
 
-# Must precede the first torch import: on small shared-CPU VMs OpenMP's busy-wait
-# makes torch up to 25x slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+Every stage is an entry point, and this package runs before any of them imports torch: the
+one CPU tuning call is made here (OMP_WAIT_POLICY must precede torch; see avatar_studio.cpu).
+"""
+from avatar_studio.cpu import tune_cpu
+
+tune_cpu()

@@ -30,6 +30,25 @@ NONE = "none"
 COLORS = ("hair_color", "outfit_color", "skin_color")
 
 
+# Expression presets in this style's ids; vocabulary.json carries them to the model's config,
+# from which the app builds its expression menu.
+EXPRESSIONS: dict[str, dict[str, str]] = {
+    "happy": {"eyes": "happy", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
+    "sad": {"eyes": "cry", "eyebrows": "sadConcernedNatural", "mouth": "sad"},
+    "surprised": {"eyes": "surprised", "eyebrows": "raisedExcited", "mouth": "screamOpen"},
+    "angry": {"eyes": "squint", "eyebrows": "angryNatural", "mouth": "serious"},
+    "wink": {"eyes": "wink", "eyebrows": "defaultNatural", "mouth": "twinkle"},
+    "in love": {"eyes": "hearts", "eyebrows": "raisedExcitedNatural", "mouth": "smile"},
+    "sleepy": {"eyes": "closed", "eyebrows": "defaultNatural", "mouth": "default"},
+    "dizzy": {"eyes": "xDizzy", "eyebrows": "upDownNatural", "mouth": "disbelief"},
+    "neutral": {"eyes": "default", "eyebrows": "defaultNatural", "mouth": "default"},
+    "silly": {"eyes": "winkWacky", "eyebrows": "upDown", "mouth": "tongue"},
+    "worried": {"eyes": "side", "eyebrows": "sadConcerned", "mouth": "concerned"},
+    "eye roll": {"eyes": "eyeRoll", "eyebrows": "flatNatural", "mouth": "serious"},
+    "grossed out": {"eyes": "squint", "eyebrows": "frownNatural", "mouth": "vomit"},
+}
+
+
 @lru_cache(maxsize=1)
 def style_definition() -> dict:
     return json.loads(resources.files("dicebear_styles").joinpath(f"{STYLE_NAME}.json").read_text())
@@ -75,6 +94,9 @@ def vocabulary() -> dict:
             "outfit_color": ["wheel"],
             "skin_color": ["palette"],
         },
+        # presets the UI offers: one choice sets eyes + eyebrows + mouth
+        "expressions": {name: parts for name, parts in EXPRESSIONS.items()
+                        if all(value in categorical[key] for key, value in parts.items())},
         # never labelled: left for the generator's latent code
         "unlabelled": {
             "hat_color": list(colors["hat"]["values"]),

@@ -23,11 +23,11 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,7 @@ from torch import nn
 
 from avatar_studio.attributes import Vocabulary
 from train.dataset import METADATA, VOCABULARY, load_images, read_metadata
+from train.errors import TrainError, stage_main
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "classifier.json"
@@ -69,7 +70,7 @@ class ClassifierConfig:
     color_stages: list[int] = field(default_factory=lambda: [1, 2])  # whole-view maps that place the colour masks
 
     def __post_init__(self) -> None:
-        self.vocabulary = Vocabulary.from_dict(self.vocabulary).to_dict()
+        self.vocabulary = Vocabulary.from_dict(self.vocabulary).conditioning()  # presets don't matter here
 
     @property
     def vocab(self) -> Vocabulary:
@@ -326,7 +327,7 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
     """A saved classifier (strict load) and its metadata."""
     meta = read_meta(folder)
     if meta is None:
-        raise FileNotFoundError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
+        raise TrainError(f"no classifier at {folder} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
     model = AttributeClassifier(ClassifierConfig(**meta["config"]))
     model.load_state_dict(load_file(str(Path(folder) / WEIGHTS_FILE)), strict=True)
     return model.eval(), meta
@@ -335,7 +336,7 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
 def architecture_for(data: Path) -> ClassifierConfig:
     """The classifier this code builds for a data folder (its vocabulary and image size)."""
     vocab, rows = read_metadata(data)
-    return ClassifierConfig(vocabulary=vocab.to_dict(), size=image_size(data, rows))
+    return ClassifierConfig(vocabulary=vocab.conditioning(), size=image_size(data, rows))
 
 
 def matches(meta: dict | None, data: Path, fit_cfg: FitConfig) -> bool:
@@ -355,7 +356,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
     meta = read_meta(folder)
     if data is None:
         if meta is None:
-            raise FileNotFoundError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
+            raise TrainError(f"no cached classifier at {folder}; pass --train-data DIR to train one")
         recorded = Path(meta["data"]["folder"])
         if not (recorded / METADATA).is_file():
             if retrain:
@@ -375,7 +376,7 @@ def obtain(folder: Path, data: Path | None, fit_cfg: FitConfig, retrain: bool = 
 def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = None) -> dict:
     """Accuracy and colour error of the classifier on a labelled folder (the real-render ceiling)."""
     vocab, rows = read_metadata(folder)
-    if vocab.to_dict() != model.config.vocabulary:
+    if vocab.conditioning() != model.config.vocabulary:
         raise ValueError(f"{folder} has another vocabulary than the classifier")
     rows = rows[:n] if n else rows
     images = load_images(folder, rows, model.config.size)
@@ -383,6 +384,7 @@ def evaluate_folder(model: AttributeClassifier, folder: Path, n: int | None = No
     return {"rows": len(rows), **accuracy(model, predict(model, images), index, rgb)}
 
 
+@stage_main("python -m train.classifier")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -406,4 +408,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,13 +18,14 @@ import torch
 from PIL import Image
 
 from avatar_studio.attributes import Vocabulary
+from train.errors import TrainError
 
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
 MAX_REPORTED = 50
 
 
-class DatasetError(ValueError):
+class DatasetError(TrainError, ValueError):
     """The folder is not a valid labelled avatar set; the message lists every bad row."""
 
 

@@ -31,10 +31,10 @@ import io
 import json
 import math
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import numpy as np
 import torch
 from PIL import Image
@@ -44,6 +44,7 @@ from avatar_studio.studio import MAX_BATCH
 from train import avataaars, classifier
 from train.classifier import AttributeClassifier, FitConfig, Predictions, pil_to_uint8, predict
 from train.dataset import load_images, read_metadata
+from train.errors import TrainError, stage_main
 from train.model_card import write_model_card
 
 DEFAULT_N = 2000
@@ -145,13 +146,13 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     t0 = time.time()
     studio = AvatarStudio.from_pretrained(weights)
     vocab, rows = read_metadata(data)
-    if vocab.to_dict() != studio.vocab.to_dict():
-        raise SystemExit(f"{data} has another vocabulary than the model in {weights}")
+    if vocab.conditioning() != studio.vocab.conditioning():
+        raise TrainError(f"{data} has another vocabulary than the model in {weights}")
     rows = rows[:n]
     n = len(rows)
     model, meta = classifier.obtain(classifier_dir, train_data, fit_cfg or FitConfig(), retrain=retrain, log=log)
-    if model.config.vocabulary != vocab.to_dict():
-        raise SystemExit(f"the classifier in {classifier_dir} was trained on another vocabulary; "
+    if model.config.vocabulary != vocab.conditioning():
+        raise TrainError(f"the classifier in {classifier_dir} was trained on another vocabulary; "
                          f"pass --train-data DIR --retrain-classifier")
     size = model.config.size
     data_size = classifier.image_size(data, rows)
@@ -261,6 +262,7 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
+@stage_main("python -m train.evaluate")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -291,4 +293,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,7 +5,7 @@ Example:
         --data data/train128 --code-bank 4096 \
         --direction-names "hat colour" "shirt graphic" "glasses colour"
 
-Writes config.json + model.safetensors (EMA generator, via PyTorchModelHubMixin),
+Writes config.json + model.safetensors or shards (EMA generator, avatar_studio.weights),
 directions.json + directions.safetensors (GANSpace-style PCA of w around its
 conditional centre, named after what they visibly change), checksums.json, and a
 model card README.md (figures from evaluation.json when train.evaluate has run).
@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import train  # noqa: F401
 import torch
 
 from avatar_studio import controls
-from avatar_studio.generator import Generator, GeneratorConfig, fold_templates, save_generator, write_checksums
+from avatar_studio.generator import Generator, GeneratorConfig
+from avatar_studio.weights import save_directions, save_generator, write_checksums
 from train import checkpoint
 from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
+from train.errors import TrainError, stage_main
+from train.legacy import fold_templates
 from train.model_card import write_model_card
 
 
@@ -51,12 +54,12 @@ def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.T
     if state.get("codes", "encoder") == "data":
         known = encode_unlabelled([rows[i] for i in pick], read_unlabelled(data))
         if known is None:
-            raise SystemExit(f"{data} does not record the unlabelled choices this run was trained on")
+            raise TrainError(f"{data} does not record the unlabelled choices this run was trained on")
         return known
-    tc = state["train_config"]
-    encoder = CodeEncoder(tc["n_codes"], tc["code_classes"], tc["encoder_width"])
+    gc = state["generator_config"]
+    encoder = CodeEncoder(gc["n_codes"], gc["code_classes"], state["train_config"]["encoder_width"])
     encoder.load_state_dict({k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")})
-    resolution = state["generator_config"]["resolution"]
+    resolution = gc["resolution"]
     codes = [encoder(load_images(data, [rows[i] for i in pick[j:j + 256]], resolution).float() / 255).argmax(-1)
              for j in range(0, len(pick), 256)]
     return torch.cat(codes)
@@ -66,11 +69,11 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
            data: Path | None = None, code_bank: int = 0) -> Path:
     state = checkpoint.load_latest(run)
     if state is None:
-        raise SystemExit(f"no usable checkpoint in {run}")
+        raise TrainError(f"no usable checkpoint in {run}")
     ema = fold_templates(state["ema"], GeneratorConfig(**state["generator_config"]))
     if code_bank:
         if data is None:
-            raise SystemExit("--code-bank needs --data (the training images to read the codes off)")
+            raise TrainError("--code-bank needs --data (the training images to read the codes off)")
         bank = read_code_bank(state, data, code_bank)
         code_bank, ema["code_bank"] = len(bank), bank
     gcfg = GeneratorConfig(**{**state["generator_config"], "version": version, "name": name or out.name,
@@ -80,7 +83,7 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
     generator.eval()
     out.mkdir(parents=True, exist_ok=True)
     save_generator(generator, out)
-    find_directions(generator, k, names).save(out)
+    save_directions(find_directions(generator, k, names), out)
     write_checksums(out)
     (out / "training.json").write_text(json.dumps(training_record(run, state), indent=1) + "\n")
     write_model_card(out)
@@ -115,6 +118,7 @@ def _last_metrics(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+@stage_main("python -m train.export")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,4 +138,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

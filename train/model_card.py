@@ -100,7 +100,7 @@ def write_model_card(folder: Path) -> None:
         license = license_text()
     except ImportError:
         license = "see the avataaars style's meta.license"
-    tc = training.get("train_config", {})
+    tc = flat_train_config(training.get("train_config", {}))
     command = _train_command(tc)
     metrics = training.get("last_metrics", {})
     text = CARD.format(
@@ -116,7 +116,7 @@ def write_model_card(folder: Path) -> None:
         training=(f"Stopped at step {training.get('step')} ({metrics.get('kimg')} kimg, "
                   f"{metrics.get('minutes')} min, {metrics.get('img_per_s')} img/s); last reconstruction L1 "
                   f"{metrics.get('recon')} (last stage). Hardware: a 2-core CPU VM, no GPU, OMP_WAIT_POLICY=PASSIVE, "
-                  f"sharing the CPU with test runs part of the time. A run started with --init_from "
+                  f"sharing the CPU with test runs part of the time. A run started with --init-from "
                   f"continues the weights of the run it names (a warm start with a fresh schedule).\n"
                   f"Settings: `{json.dumps(tc)}`") if training else "(unknown)",
         evaluation=evaluation.strip())
@@ -125,7 +125,7 @@ def write_model_card(folder: Path) -> None:
         lines = ["", "Stages (each warm-started from the newest checkpoint of the one before; figures are the "
                  "last logged step):", ""]
         for st in stages:
-            m, c = st["last_metrics"], st["train_config"]
+            m, c = st["last_metrics"], flat_train_config(st["train_config"])
             lines.append(f"- `{st['run']}`: {m.get('step')} steps, {m.get('kimg')} kimg, {m.get('minutes')} min, "
                          f"detail {c.get('detail', 0)}, part templates {c.get('template_channels', 0)}, "
                          f"palette colours {c.get('free_colors', 4)} free + {c.get('const_colors', 2)} constant, "
@@ -134,16 +134,33 @@ def write_model_card(folder: Path) -> None:
                             if c.get("perceptual") or c.get("classify") else "") +
                          f"style codes from {st.get('codes', 'the encoder')}")
         text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
+    text = text.replace("\n## Evaluation", _reproduce(f"{config['name']}@{config['version']}") + "\n## Evaluation")
     (folder / "README.md").write_text(text)
+
+
+def _reproduce(model_id: str) -> str:
+    """The checked-in stage list (train/stages.json) as commands, when it is this model's."""
+    from train.stages import command_lines, read_stages
+    data = read_stages()
+    if data["model"] != model_id:
+        return ""
+    lines = "\n".join(command_lines(data))
+    return f"\n## Reproduce\n\n{data['about']}\n\n```bash\n{lines}\n```\n"
+
+
+def flat_train_config(tc: dict) -> dict:
+    """A saved training config with its architecture fields beside the others (either form)."""
+    return {**{k: v for k, v in tc.items() if k != "arch"}, **tc.get("arch", {})}
 
 
 def _train_command(tc: dict) -> str:
     """The train.train command line of these settings: the cpu preset plus what differs from it."""
     from train.train import PRESETS
     import dataclasses
-    base = dataclasses.asdict(PRESETS["cpu"])
+    base = flat_train_config(dataclasses.asdict(PRESETS["cpu"]))
     flags = []
     for key, value in tc.items():
         if key in base and base[key] != value:
-            flags.append(f"--{key} " + (" ".join(map(str, value)) if isinstance(value, list) else str(value)))
+            flag = "--" + key.replace("_", "-")
+            flags.append(f"{flag} " + (" ".join(map(str, value)) if isinstance(value, list) else str(value)))
     return "python -m train.train --data data/train128 --preset cpu --out runs/NAME " + " ".join(flags)

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from avatar_studio.attributes import wheel_color
 from train import avataaars
+from train.errors import TrainError, stage_main
 
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
@@ -71,7 +72,7 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
     if config_path.exists():
         previous = json.loads(config_path.read_text())
         if previous != config:
-            raise SystemExit(f"{out} holds a render with other settings {previous}; "
+            raise TrainError(f"{out} holds a render with other settings {previous}; "
                              f"use another --out or the same arguments to resume")
     _write_atomic(config_path, json.dumps(config, indent=1) + "\n")
     vocab = avataaars.vocabulary()
@@ -90,6 +91,7 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
     return out
 
 
+@stage_main("python -m train.render_dataset")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m train.render_dataset", description=__doc__,
@@ -106,4 +108,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,21 +23,23 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from avatar_studio.generator import Generator, GeneratorConfig, const_color_init, fold_templates, paint
+from avatar_studio.generator import Architecture, Generator, GeneratorConfig, const_color_init, paint
 from train import checkpoint, classifier, losses
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
+from train.errors import TrainError, stage_main
+from train.legacy import fold_templates, nest_train_config
 from train.samples import save_sample_grid
 
 
@@ -53,14 +55,8 @@ class TrainConfig:
     detail: float = 0.0              # extra full-size loss weight on edges (small parts); 0 = plain L1
     palette: float = 0.0             # weight of the palette-choice cross-entropy (losses.palette_choice)
     gumbel_tau: float = 1.0
-    channels: list[int] = field(default_factory=lambda: [128, 96, 64, 32])
-    w_dim: int = 256
-    embed_dim: int = 32
-    template_channels: int = 32
-    free_colors: int = 4             # palette colours predicted from w
-    const_colors: int = 2            # learned constant palette colours (ink, paper, spares)
-    n_codes: int = 3
-    code_classes: int = 16
+    # the generator's architecture (avatar_studio.generator.Architecture; its flags are flat: --w-dim)
+    arch: Architecture = field(default_factory=lambda: Architecture(template_channels=32))
     encoder_width: int = 32
     seed: int = 0
     log_every: int = 50
@@ -77,13 +73,23 @@ class TrainConfig:
     classify: float = 0.0            # weight of the critic's cross-entropy on the fake against its labels
 
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> "TrainConfig":
+        """A saved config (train_config.json, a checkpoint's); fields newer than it take their
+        default, and a config from before the architecture was nested is read too (train.legacy)."""
+        saved = nest_train_config(saved)
+        default = cls()
+        return dataclasses.replace(default, **{k: v for k, v in saved.items() if k != "arch"},
+                                   arch=dataclasses.replace(default.arch, **saved.get("arch", {})))
+
+
 # settings that change bookkeeping, not the maths: a resumed run may change them
 RESUMABLE = ("log_every", "sample_every", "checkpoint_every", "threads", "minutes")
 
 
 def same_maths(saved: dict, cfg: TrainConfig) -> bool:
     """Whether a checkpoint's settings match ``cfg`` (fields newer than the checkpoint take their default)."""
-    old = dataclasses.asdict(dataclasses.replace(TrainConfig(), **saved))
+    old = dataclasses.asdict(TrainConfig.from_dict(saved))
     new = dataclasses.asdict(cfg)
     return all(old[k] == new[k] for k in new if k not in RESUMABLE)
 
@@ -91,13 +97,15 @@ def same_maths(saved: dict, cfg: TrainConfig) -> bool:
 CODE_SOURCES = ("auto", "data", "encoder")
 
 PRESETS = {
-    "cpu": TrainConfig(codes="auto", detail=4.0, palette=0.1, free_colors=6, const_colors=6),
-    "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, channels=[256, 192, 128, 64], w_dim=384,
-                       encoder_width=64, sample_every=2000, checkpoint_every=1000, codes="auto", detail=4.0,
-                       palette=0.1, free_colors=6, const_colors=6),
-    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4,
-                        code_classes=16, encoder_width=8, log_every=5, sample_every=10,
-                        checkpoint_every=10, codes="auto"),
+    "cpu": TrainConfig(codes="auto", detail=4.0, palette=0.1,
+                       arch=Architecture(template_channels=32, free_colors=6, const_colors=6)),
+    "gpu": TrainConfig(steps=20000, batch=128, lr=3e-3, encoder_width=64, sample_every=2000, checkpoint_every=1000,
+                       codes="auto", detail=4.0, palette=0.1,
+                       arch=Architecture(channels=[256, 192, 128, 64], w_dim=384, template_channels=32, free_colors=6,
+                                         const_colors=6)),
+    "tiny": TrainConfig(steps=20, batch=8, lr_warmup=2, encoder_width=8, log_every=5, sample_every=10,
+                        checkpoint_every=10, codes="auto",
+                        arch=Architecture(channels=[16, 8, 8], w_dim=32, embed_dim=8, template_channels=4)),
 }
 
 
@@ -121,18 +129,18 @@ class AutoEncoder(nn.Module):
 
 
 def code_source(cfg: TrainConfig, dataset: AvatarSet) -> str:
-    """Resolve ``cfg.codes`` for this data: "data" or "encoder" (SystemExit when it can't be)."""
+    """Resolve ``cfg.codes`` for this data: "data" or "encoder" (TrainError when it can't be)."""
     if cfg.codes not in CODE_SOURCES:
-        raise SystemExit(f"--codes {cfg.codes!r}: choose one of {', '.join(CODE_SOURCES)}")
+        raise TrainError(f"--codes {cfg.codes!r}: choose one of {', '.join(CODE_SOURCES)}")
     if cfg.codes == "encoder" or (cfg.codes == "auto" and dataset.codes is None):
         return "encoder"
     if dataset.codes is None:
-        raise SystemExit("--codes data: the rows don't record unlabelled choices "
+        raise TrainError("--codes data: the rows don't record unlabelled choices "
                          "(no \"unlabelled\" block in vocabulary.json, or no such keys in metadata.jsonl)")
     sizes = {name: len(choices) for name, choices in dataset.unlabelled.items()}
-    if cfg.n_codes != len(sizes) or cfg.code_classes < max(sizes.values()):
-        raise SystemExit(f"--codes data: the data records {len(sizes)} unlabelled choices {sizes}; "
-                         f"set --n_codes {len(sizes)} --code_classes {max(sizes.values())} (or more)")
+    if cfg.arch.n_codes != len(sizes) or cfg.arch.code_classes < max(sizes.values()):
+        raise TrainError(f"--codes data: the data records {len(sizes)} unlabelled choices {sizes}; "
+                         f"set --n-codes {len(sizes)} --code-classes {max(sizes.values())} (or more)")
     return "data"
 
 
@@ -165,14 +173,11 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
 
     dataset = AvatarSet(data, size=_image_size(data))
     resolution = dataset.images.shape[-1]
-    gcfg = GeneratorConfig(vocabulary=dataset.vocab.to_dict(), name=out.name, resolution=resolution,
-                           n_codes=cfg.n_codes, code_classes=cfg.code_classes, embed_dim=cfg.embed_dim,
-                           w_dim=cfg.w_dim, base_res=resolution // 2 ** len(cfg.channels),
-                           template_channels=cfg.template_channels, free_colors=cfg.free_colors,
-                           const_colors=cfg.const_colors, channels=list(cfg.channels))
+    gcfg = GeneratorConfig(**dataclasses.asdict(cfg.arch), vocabulary=dataset.vocab.to_dict(), name=out.name,
+                           resolution=resolution, base_res=resolution // 2 ** len(cfg.arch.channels))
     source = code_source(cfg, dataset)
     torch.manual_seed(cfg.seed)
-    encoder = CodeEncoder(cfg.n_codes, cfg.code_classes, cfg.encoder_width) if source == "encoder" else None
+    encoder = CodeEncoder(cfg.arch.n_codes, cfg.arch.code_classes, cfg.encoder_width) if source == "encoder" else None
     model = AutoEncoder(Generator(gcfg), encoder).to(device)
     ema = Generator(gcfg).to(device).requires_grad_(False)
     ema.load_state_dict(model.generator.state_dict())
@@ -183,23 +188,23 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     if resume:
         state = checkpoint.load_latest(out)
         if state is None:
-            raise SystemExit(f"--resume: no usable checkpoint in {out}")
+            raise TrainError(f"--resume: no usable checkpoint in {out}")
         if "generator.templates.weight" in state["model"]:
-            raise SystemExit(f"--resume: {out} holds part templates in the form before per-class maps; "
-                             f"start a new run from it with --init_from {out}")
+            raise TrainError(f"--resume: {out} holds part templates in the form before per-class maps; "
+                             f"start a new run from it with --init-from {out}")
         if not same_maths(state["train_config"], cfg):
-            raise SystemExit(f"--resume: {out} was trained with other settings {state['train_config']}")
+            raise TrainError(f"--resume: {out} was trained with other settings {state['train_config']}")
         model.load_state_dict(state["model"], strict=True)
         ema.load_state_dict(state["ema"], strict=True)
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         start = state["step"]
     elif checkpoint.list_checkpoints(out):
-        raise SystemExit(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+        raise TrainError(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
     elif cfg.init_from:
         state = checkpoint.load_latest(Path(cfg.init_from))
         if state is None:
-            raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
+            raise TrainError(f"--init-from: no usable checkpoint in {cfg.init_from}")
         old = state["generator_config"]
         _load_grown(model, grow_palette(fold_templates(state["model"], gcfg), old, gcfg), cfg.init_from)
         _load_grown(ema, grow_palette(fold_templates(state["ema"], gcfg), old, gcfg), cfg.init_from)
@@ -275,20 +280,20 @@ def load_critic(cfg: TrainConfig, dataset: AvatarSet, device: torch.device) -> n
     """The frozen critic classifier of ``cfg.critic`` (None when no critic term is on)."""
     if not (cfg.perceptual or cfg.classify):
         if cfg.critic:
-            raise SystemExit(f"--critic {cfg.critic}: set --perceptual and/or --classify above 0, "
+            raise TrainError(f"--critic {cfg.critic}: set --perceptual and/or --classify above 0, "
                              "or the critic would be loaded for nothing")
         return None
     if not cfg.critic:
-        raise SystemExit("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
+        raise TrainError("--perceptual/--classify need --critic DIR: an attribute classifier trained on real "
                          "renders (python -m train.classifier --data DIR --out runs/critic --seed 1)")
     try:
         model, _ = classifier.load(Path(cfg.critic))
-    except FileNotFoundError as e:
-        raise SystemExit(f"--critic: {e}") from None
-    if model.config.vocabulary != dataset.vocab.to_dict():
-        raise SystemExit(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
+    except TrainError as e:
+        raise TrainError(f"--critic: {e}") from None
+    if model.config.vocabulary != dataset.vocab.conditioning():
+        raise TrainError(f"--critic: {cfg.critic} was trained on another vocabulary than the data's")
     if model.config.size != dataset.images.shape[-1]:
-        raise SystemExit(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
+        raise TrainError(f"--critic: {cfg.critic} reads {model.config.size} px images, the data is "
                          f"{dataset.images.shape[-1]} px")
     return model.to(device).eval().requires_grad_(False)
 
@@ -304,7 +309,7 @@ def _load_grown(module: nn.Module, state: dict, source: str) -> None:
     bad = [k for k in missing if not k.split("generator.")[-1].startswith(GROWN)] + [
         k for k in unexpected if not (dropped and k.startswith("encoder."))]
     if bad:
-        raise SystemExit(f"--init_from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
+        raise TrainError(f"--init-from {source}: its weights don't fit this model ({', '.join(bad[:5])})")
 
 
 def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
@@ -319,7 +324,7 @@ def grow_palette(state: dict, old: dict, new: GeneratorConfig) -> dict:
     if (f_old, k_old) == (new.free_colors, new.const_colors):
         return state
     if new.free_colors < f_old or new.const_colors < k_old:
-        raise SystemExit(f"--init_from: the palette can grow, not shrink (free {f_old} -> {new.free_colors}, "
+        raise TrainError(f"--init-from: the palette can grow, not shrink (free {f_old} -> {new.free_colors}, "
                          f"constant {k_old} -> {new.const_colors})")
     n_c = new.n_colors
     n_old = n_c + f_old + k_old
@@ -369,16 +374,38 @@ def _image_size(folder: Path) -> int:
         return im.size[0]
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
-    """One --flag per dataclass field; unset flags keep the preset's value."""
-    for f in dataclasses.fields(cls):
+def flag_fields() -> list[tuple[str | None, dataclasses.Field]]:
+    """(group, field) for every setting a flag can override: TrainConfig's own (group None), then
+    the architecture's (group "arch"), each typed once in its dataclass."""
+    own = [(None, f) for f in dataclasses.fields(TrainConfig) if f.name != "arch"]
+    return own + [("arch", f) for f in dataclasses.fields(Architecture)]
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser) -> None:
+    """One --flag-with-dashes per setting; unset flags keep the preset's value. The old spelling
+    with underscores (--init_from) still works, hidden, with a deprecation note."""
+    for _, f in flag_fields():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        if isinstance(default, list):
-            parser.add_argument(f"--{f.name}", type=int, nargs="+", default=None)
-        else:
-            parser.add_argument(f"--{f.name}", type=type(default), default=None)
+        kind = {"nargs": "+", "type": int} if isinstance(default, list) else {"type": type(default)}
+        names = [f"--{f.name.replace('_', '-')}"]
+        parser.add_argument(*names, dest=f.name, default=None, **kind)
+        if "_" in f.name:
+            parser.add_argument(f"--{f.name}", dest=f.name, default=None, help=argparse.SUPPRESS, **kind)
 
 
+def config_from_args(args: argparse.Namespace, argv: list[str]) -> TrainConfig:
+    """The preset with the flags given on top (nested ones into ``arch``)."""
+    old = sorted({a.split("=")[0] for a in argv if a.startswith("--") and "_" in a.split("=")[0]})
+    if old:
+        print(f"python -m train.train: note: {', '.join(old)} is spelled with dashes now "
+              f"({', '.join(o.replace('_', '-') for o in old)}); the old spelling will go", file=sys.stderr)
+    preset = PRESETS[args.preset]
+    given = {(group, f.name): getattr(args, f.name) for group, f in flag_fields() if getattr(args, f.name) is not None}
+    arch = dataclasses.replace(preset.arch, **{name: v for (group, name), v in given.items() if group == "arch"})
+    return dataclasses.replace(preset, **{name: v for (group, name), v in given.items() if group is None}, arch=arch)
+
+
+@stage_main("python -m train.train")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -386,13 +413,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/cpu128")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint")
-    add_dataclass_arguments(parser, TrainConfig)
+    add_dataclass_arguments(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                 if getattr(args, f.name) is not None}
-    cfg = dataclasses.replace(PRESETS[args.preset], **overrides)
-    train(args.data, args.out, cfg, resume=args.resume)
+    train(args.data, args.out, config_from_args(args, argv), resume=args.resume)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

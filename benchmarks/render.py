@@ -1,8 +1,8 @@
 """Benchmark: render throughput of train.render_dataset against a bare DiceBear + resvg loop.
 
 Example:
-    python -m train.benchmark_render --n 400 --size 128
-    python -m train.benchmark_render --n 400 --size 128 --workers 2 --out /tmp/render.json
+    python -m benchmarks.render --n 400 --size 128
+    python -m benchmarks.render --n 400 --size 128 --workers 2 --out /tmp/render.json
 
 Both render the same labels (train.render_dataset.draw_labels) and write one PNG file per
 avatar into a temporary folder, in the same run: first the bare single-process loop
@@ -53,7 +53,7 @@ def benchmark(n: int, size: int, seed: int = 0, workers: int | None = None) -> d
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_render", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=400, help="avatars per method (default 400)")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")

@@ -1,26 +1,14 @@
-"""Benchmark: the served app under load, with a full queue, and over a long run of requests.
+"""The HTTP harness of the server tests (and of ``python -m benchmarks.load``): the app in a child
+process on 127.0.0.1, and Gradio's HTTP API driven the way any client drives it.
 
-Example:
-    python -m train.benchmark_load --weights weights/avatar-studio --clients 64 --seconds 30 --soak 1000
-    python -m train.benchmark_load --weights weights/avatar-studio --soak 1000 --delete-cache 2,4 \
-        --state-capacity 50 --out /tmp/load.json       # see temp files swept and memory level off
+  Server      the app in a child process with its own Gradio temp folder: app.py itself, or,
+              when queue max_size, delete_cache or state_session_capacity change, the same
+              build_demo + serving.launch with those settings changed (``python -m tests.harness``)
+  call, join, fetch_files, valid_png    one request: POST /gradio_api/call/..., the event stream,
+              the output files
+  load, queue_full, soak                the load phases (see benchmarks/load.py)
 
-Starts the app in a child process on 127.0.0.1 with a Gradio temp folder of its own: app.py itself,
-or, when --max-size, --delete-cache or --state-capacity change a setting, the same build_demo +
-serving.launch with those settings changed. Then drives /design over Gradio's HTTP API the way any
-client does (POST /gradio_api/call/design, read the event stream, fetch the PNG, check it decodes):
-
-  load        --clients threads, each its own connection and loopback address (the app bounds
-              work per address), asking one after another for --seconds:
-              requests, errors, results that are not a valid PNG, throughput, p50/p99 latency
-  queue_full  a burst of 2 x the queue's max_size at once (each its own address): answered with a PNG, refused with
-              Gradio's "Queue is full" (503), anything else; then one request, which must succeed
-  soak        --soak requests one after another: errors, the server's RSS and open files after a
-              warm-up and at the end, and Gradio temp files (most seen, and after a delete_cache sweep).
-              Each request is a Gradio session, whose page state (~0.2 MB) Gradio keeps for the
-              last state_session_capacity sessions (the app's: 2000), so RSS grows until then
-
-Prints one JSON object (--out writes it too). All traffic goes to 127.0.0.1.
+All traffic goes to 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -64,7 +52,7 @@ class Server:
 
     Without settings this runs ``python app.py`` with AVATAR_STUDIO_WEIGHTS; with any of queue
     max_size, delete_cache (frequency, age) or state_session_capacity, ``python -m
-    train.benchmark_load --serve`` (the same build_demo + serving.launch, those settings changed).
+    tests.harness`` (the same build_demo + serving.launch, those settings changed).
     ``env`` adds or, with None values, removes environment variables.
     """
 
@@ -88,7 +76,7 @@ class Server:
         for key, value in self.extra_env.items():
             env.pop(key, None) if value is None else env.__setitem__(key, value)
         changed = [part for flag, value in self.settings.items() if value is not None for part in (flag, str(value))]
-        command = ([sys.executable, "-m", "train.benchmark_load", "--serve", "--weights", str(self.weights),
+        command = ([sys.executable, "-m", "tests.harness", "--weights", str(self.weights),
                     "--port", str(self.port), *changed] if changed else [sys.executable, str(ROOT / "app.py")])
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -368,8 +356,9 @@ def soak(server: Server, n: int, size: int = 512, delete_cache: tuple[int, int] 
             "temp_files_max": temp_max, "temp_files_end": temp_end, "temp_files_after_sweep": swept}
 
 
-# ---- command line ----------------------------------------------------------------------------
-def _pair(text: str) -> tuple[int, int]:
+# ---- the child process ----------------------------------------------------------------------
+def pair(text: str) -> tuple[int, int]:
+    """'FREQUENCY,AGE' in seconds -> (frequency, age)."""
     try:
         frequency, age = (int(v) for v in text.split(","))
     except ValueError:
@@ -380,49 +369,18 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, required=True, help="weights folder (weights/NAME)")
-    parser.add_argument("--clients", type=int, default=64, help="concurrent clients of the load phase (default 64)")
-    parser.add_argument("--seconds", type=float, default=30, help="length of the load phase (default 30)")
-    parser.add_argument("--soak", type=int, default=1000, help="sequential requests of the soak (default 1000)")
-    parser.add_argument("--size", type=int, default=512, help="export size asked for (default 512)")
-    parser.add_argument("--max-size", type=int, default=None, help="queue max_size instead of the app's")
-    parser.add_argument("--delete-cache", type=_pair, default=None,
-                        help=f"delete_cache FREQUENCY,AGE in s instead of the app's {SHIPPED_DELETE_CACHE}")
-    parser.add_argument("--state-capacity", type=int, default=None,
-                        help="state_session_capacity instead of the app's (each /call request is a session)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    parser.add_argument("--serve", action="store_true", help="only run the server (the benchmark's child process)")
-    parser.add_argument("--port", type=int, default=7860, help="with --serve: the port on 127.0.0.1")
+    """``python -m tests.harness``: the Server's child when settings change (see ``serve``)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.harness", description=serve.__doc__)
+    parser.add_argument("--weights", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-size", type=int, default=None)
+    parser.add_argument("--delete-cache", type=pair, default=None)
+    parser.add_argument("--state-capacity", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.serve:
-        return serve(args.weights, args.port, args.max_size, args.delete_cache, args.state_capacity)
-    if args.clients < 1 or args.seconds <= 0 or args.soak < 0:
-        parser.error("--clients must be >= 1, --seconds > 0 and --soak >= 0")
-    max_size = args.max_size or SETTINGS.max_queue
-    with Server(args.weights, max_size=args.max_size, delete_cache=args.delete_cache,
-                state_capacity=args.state_capacity) as server:
-        result = {"weights": str(args.weights), "load": load(server.url, args.clients, args.seconds, args.size),
-                  "queue_full": queue_full(server.url, 2 * max_size, args.size),
-                  "soak": soak(server, args.soak, args.size, args.delete_cache,
-                               state_capacity=args.state_capacity) if args.soak else None}
-        result["server_alive"] = server.alive
-        result["server_tracebacks"] = server.output().count("Traceback")
-    ld, qf, sk = result["load"], result["queue_full"], result["soak"]
-    print(f"load: {ld['clients']} clients, {ld['seconds']} s, {ld['requests']} requests, {ld['errors']} errors; "
-          f"{ld['throughput_per_s']} req/s, p50 {ld['p50_ms']} ms, p99 {ld['p99_ms']} ms")
-    print(f"queue full: burst {qf['burst']}: {qf['png']} PNGs, {qf['queue_full']} 'queue is full', "
-          f"{qf['other']} other; next request {qf['next_request']} in {qf['next_request_ms']} ms")
-    if sk:
-        print(f"soak: {sk['requests']} requests, {sk['errors']} errors; RSS {sk['rss_after_warmup_mb']} -> "
-              f"{sk['rss_end_mb']} MB ({sk['rss_growth_per_request_kb']} KB a request; Gradio keeps the state of the "
-              f"last {sk['state_session_capacity']} sessions); temp files max {sk['temp_files_max']}, "
-              f"after sweep {sk['temp_files_after_sweep']}")
-    print(json.dumps(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    serve(args.weights, args.port, args.max_size, args.delete_cache, args.state_capacity)
 
 
 if __name__ == "__main__":
+    from avatar_studio.cpu import tune_cpu
+    tune_cpu()
     main()

@@ -1,8 +1,8 @@
 """Benchmark: studio.design at batch 1 against DiceBear + resvg rendering the same avatar.
 
 Example:
-    python -m train.benchmark_design --weights weights/avatar-studio --n 50
-    python -m train.benchmark_design --weights weights/avatar-studio --n 200 --out /tmp/design.json
+    python -m benchmarks.design --weights weights/avatar-studio --n 50
+    python -m benchmarks.design --weights weights/avatar-studio --n 200 --out /tmp/design.json
 
 Avatar i is ``studio.resolve({}, seed=i)`` (a full spec) with one draw of the unlabelled
 choices for DiceBear. After a warm-up, each iteration times ``studio.design(spec, seed)``
@@ -19,7 +19,6 @@ import statistics
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
 import torch
 
 from avatar_studio import AvatarStudio
@@ -65,7 +64,7 @@ def benchmark(studio: AvatarStudio, n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_design", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.design", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True, help="weights folder (weights/NAME)")
     parser.add_argument("--n", type=int, default=50, help="timed avatars per method (default 50)")

@@ -1,7 +1,7 @@
 """README pictures from shipped weights: a sheet of avatars and a screenshot of the app.
 
 Example:
-    python -m train.readme_assets --weights weights/avatar-studio --out assets
+    python -m scripts.readme_assets --weights weights/avatar-studio --out assets
 
 The sheet is 4 x 8 avatars with every attribute left "any" (seeds 0..31). The screenshot
 launches the app on 127.0.0.1 and photographs it in Debian's chromium (Playwright).
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import train  # noqa: F401
 from PIL import Image
 
 from avatar_studio import AvatarStudio
@@ -62,7 +61,7 @@ def screenshot(studio: AvatarStudio, folder: Path, shots: dict = SHOTS) -> list[
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.readme_assets", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m scripts.readme_assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("assets"))
