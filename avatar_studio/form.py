@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import json
 import math
+import re
 import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -96,6 +97,7 @@ class Form:
 
     def reset(self, values: Sequence[Any], seed: int | None = None) -> list:
         """Every choice and colour back to "any", sliders to 0 (seed unless given, and export kept)."""
+        self.studio.check_recipe(self.recipe_of(values))        # the form as it is must be a good one
         v = dict(zip(self.fields, values))
         v.update({f"attr:{a}": ANY for a in self.attributes})
         v.update({f"any:{c}": True for c in self.colors})
@@ -171,9 +173,14 @@ def share_code(recipe_json: str) -> str:
     return SHARE_PREFIX + base64.urlsafe_b64encode(zlib.compress(compact, 9)).decode("ascii").rstrip("=")
 
 
+def looks_like_share_code(code: object) -> bool:
+    return (isinstance(code, str) and code.startswith(SHARE_PREFIX) and len(code) <= MAX_RECIPE_BYTES
+            and re.fullmatch(r"[A-Za-z0-9_-]+", code) is not None)
+
+
 def from_share_code(code: object) -> str:
     """The recipe JSON text of a share code; ValueError when it is not one."""
-    if not isinstance(code, str) or not code.startswith(SHARE_PREFIX) or len(code) > MAX_RECIPE_BYTES:
+    if not looks_like_share_code(code):
         raise ValueError("the link's r= code is not an Avatar Studio share code")
     try:
         raw = base64.urlsafe_b64decode(code[1:] + "=" * (-len(code[1:]) % 4))

@@ -150,10 +150,12 @@ class Designer:
         parts = self.form.expression_parts(name)
         return [gr.skip() for _ in self.parts] if parts is None else parts
 
+    @_user_errors
     def randomise_all(self, *values: Any) -> list:
         """Every choice and colour to "any" on a fresh seed (export settings kept)."""
         return self.form.randomised(values, self.roll_seed())
 
+    @_user_errors
     def reset_any(self, *values: Any) -> list:
         """Every choice and colour back to "any" (same seed)."""
         return self.form.reset(values)
@@ -234,9 +236,12 @@ class Designer:
             return P.recipe_text(data)
         return self._opened(read, lang) or [gr.skip() for _ in self.fields]
 
+    @_user_errors
     def open_url(self, stored: str, request: gr.Request) -> list:
         """Controls for a fresh page: the link's recipe (?r=<code>, or ?recipe=<json> of older links),
         else the design kept in this browser, else the start design."""
+        if not (stored == "" or F.looks_like_share_code(stored)):
+            raise ValueError("the design kept in this browser must be a share code (or nothing)")
         query = request.query_params if request is not None else {}
         code, text = query.get("r") or stored, query.get("recipe")
         values = self._opened(lambda: F.from_share_code(code) if code else F.text("recipe", text), "en") \

@@ -12,7 +12,7 @@ from PIL import Image
 
 from avatar_studio import form as F
 from avatar_studio import pngrecipe as P
-from avatar_studio.__main__ import main
+from avatar_studio.cli import main
 from avatar_studio.form import EMPTY_HISTORY
 from avatar_studio.ui import Designer
 
@@ -156,3 +156,10 @@ def test_the_page_arrives_with_the_first_avatar_in_it(studio):
     assert value and value["path"].endswith(".png")
     data = open(value["path"], "rb").read()
     assert json.loads(P.recipe_in(data))["spec"] == Designer(studio).form.start["spec"]
+
+
+def test_randomise_and_reset_refuse_a_junk_form(designer):
+    for junk in ([None] * len(designer.fields), ["x"] * 3):
+        for fn in (designer.randomise_all, designer.reset_any):
+            with pytest.raises(gr.Error):
+                fn(*junk)

@@ -433,7 +433,7 @@ def test_recipe_upload_is_size_limited_and_parsed_safely_and_images_are_never_op
         r = _upload(http, app.url, name, content)
         assert r.status_code == 200, (name, r.text)
         upload = {"path": r.json()[0], "orig_name": name, "meta": {"_type": "gradio.FileData"}}
-        status, result = join(http, app.url, fn, [upload])
+        status, result = join(http, app.url, fn, [upload, "en"])
         if not name.endswith((".json", ".png")):        # refused before Gradio reads it
             assert status == 422 and "takes only .json, .png files" in result, (name, status, result)
         elif needle is None:
@@ -457,7 +457,7 @@ def test_no_event_takes_an_image_and_pil_keeps_its_bomb_guard(app):
                 file_inputs.add(block)
     assert [type(b).__name__ for b in file_inputs] == ["UploadButton"]
     (upload,) = file_inputs
-    assert upload.file_types == [".json"] and upload.type == "filepath" and upload.file_count == "single"
+    assert upload.file_types == [".json", ".png"] and upload.type == "filepath" and upload.file_count == "single"
     assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS <= 89_478_485   # PIL's default guard
 
 
