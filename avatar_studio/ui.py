@@ -215,10 +215,13 @@ class Designer:
             gr.Warning(f"{self.labels.ui(lang, 'recipe_error')}: {_message(e)}")
             return None
 
+    @_user_errors
     def open_recipe(self, text: str, lang: str = "en") -> list:
-        """Controls from a pasted recipe."""
-        return self._opened(lambda: F.text("recipe", text), lang) or [gr.skip() for _ in self.fields]
+        """Controls from a pasted recipe (what is not even text, or in no language, is an error)."""
+        text, lang = F.text("recipe", text), check_language(lang)
+        return self._opened(lambda: text, lang) or [gr.skip() for _ in self.fields]
 
+    @_user_errors
     def open_file(self, path: str, lang: str = "en") -> list:
         """Controls from an uploaded recipe file or a PNG made here (read in memory up to a size limit,
         then the upload is deleted: nothing a visitor gives is kept)."""
@@ -234,7 +237,7 @@ class Designer:
             if len(data) > P.MAX_PNG_BYTES:
                 raise ValueError(f"file is too large (at most {P.MAX_PNG_BYTES} bytes)")
             return P.recipe_text(data)
-        return self._opened(read, lang) or [gr.skip() for _ in self.fields]
+        return self._opened(read, check_language(lang)) or [gr.skip() for _ in self.fields]
 
     @_user_errors
     def open_url(self, stored: str, request: gr.Request) -> list:

@@ -83,7 +83,7 @@ def test_step_gives_the_download_at_the_chosen_size_frame_and_background_with_it
 def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeypatch):
     said = []
     monkeypatch.setattr(gr, "Warning", said.append)
-    for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}), "x" * 100_000, None]:
+    for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}), "x" * 10_000, "\x00"]:
         out = designer.open_recipe(bad, "en")                   # no gr.Error: nothing on the page turns red
         assert len(out) == len(designer.fields) and all(isinstance(v, dict) and v.get("__type__") == "update"
                                                          for v in out)
@@ -91,6 +91,9 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
     assert "hair" in said[2] and "bob" in said[2]
     designer.open_recipe("{oops", "zh")
     assert said[-1].startswith("无法打开这个配方")
+    for junk in [(None, "en"), ("x" * 100_000, "en"), ("{}", "fr")]:         # not from the page: an error
+        with pytest.raises(gr.Error):
+            designer.open_recipe(*junk)
 
 
 def test_morph_with_nothing_saved_says_what_to_do_in_the_pages_language(designer):
