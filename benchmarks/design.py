@@ -3,6 +3,7 @@
 Example:
     python -m benchmarks.design --weights weights/avatar-studio --n 50
     python -m benchmarks.design --weights weights/avatar-studio --n 200 --out /tmp/design.json
+    python -m benchmarks.design --weights weights/avatar-studio-big-smile --style big-smile
 
 Avatar i is ``studio.resolve({}, seed=i)`` (a full spec) with one draw of the unlabelled
 choices for DiceBear. After a warm-up, each iteration times ``studio.design(spec, seed)``
@@ -23,6 +24,7 @@ import torch
 
 from avatar_studio import AvatarStudio
 from avatar_studio.imaging import png_bytes
+from train import styles
 from train.evaluate import other_hidden, render_image
 
 GOAL = 2.0
@@ -36,15 +38,15 @@ def _ms(fn) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def benchmark(studio: AvatarStudio, n: int) -> dict:
+def benchmark(studio: AvatarStudio, n: int, style: str = "avataaars") -> dict:
     size = studio.resolution
     specs = [studio.resolve({}, seed=i) for i in range(n)]
-    hidden = [other_hidden(i) for i in range(n)]
+    hidden = [other_hidden(i, style=style) for i in range(n)]
     for i in range(WARMUP):
         studio.design(specs[i % n], seed=i)
-        render_image(specs[i % n], hidden[i % n], size)
+        render_image(specs[i % n], hidden[i % n], size, style)
     methods = {"design": lambda i: studio.design(specs[i], seed=i),
-               "render": lambda i: render_image(specs[i], hidden[i], size)}
+               "render": lambda i: render_image(specs[i], hidden[i], size, style)}
     times = {name: [] for name in methods}
     for i in range(n):
         for name in (("design", "render") if i % 2 == 0 else ("render", "design")):
@@ -56,7 +58,8 @@ def benchmark(studio: AvatarStudio, n: int) -> dict:
     image = studio.design(specs[0], seed=0)
     png_ms = [_ms(lambda: png_bytes(image)) for _ in range(max(5, n // 2))]
     d, r = statistics.median(times["design"]), statistics.median(times["render"])
-    return {"n": n, "size": size, "threads": torch.get_num_threads(), "device": str(studio.device),
+    return {"style": style, "n": n, "size": size, "threads": torch.get_num_threads(),
+            "device": str(studio.device),
             "design_ms_median": round(d, 3), "dicebear_resvg_ms_median": round(r, 3),
             "ratio": round(d / r, 3), "goal": GOAL, "met": d / r <= GOAL,
             "batch8_avatars_per_s": round(BATCH / (statistics.median(batch_ms) / 1000), 2),
@@ -69,11 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, required=True, help="weights folder (weights/NAME)")
     parser.add_argument("--n", type=int, default=50, help="timed avatars per method (default 50)")
     parser.add_argument("--device", default="cpu", help="torch device of the model (default cpu)")
+    parser.add_argument("--style", default="avataaars", choices=styles.NAMES,
+                        help="DiceBear style the weights were trained on (default avataaars)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be >= 1")
-    r = benchmark(AvatarStudio.from_pretrained(args.weights, device=args.device), args.n)
+    r = benchmark(AvatarStudio.from_pretrained(args.weights, device=args.device), args.n, args.style)
     print(f"studio.design, batch 1 ({r['size']} px): median {r['design_ms_median']:.2f} ms")
     print(f"DiceBear+resvg -> PIL ({r['size']} px): median {r['dicebear_resvg_ms_median']:.2f} ms")
     print(f"ratio {r['ratio']:.2f}x (goal <= {GOAL}x: {'met' if r['met'] else 'NOT met'}); "

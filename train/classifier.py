@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from avatar_studio.attributes import Vocabulary
-from train.dataset import METADATA, VOCABULARY, load_images, read_metadata
+from train.dataset import METADATA, VOCABULARY, load_images, read_metadata, read_style
 from train.errors import TrainError, stage_main
 
 WEIGHTS_FILE = "model.safetensors"
@@ -52,6 +52,25 @@ VIEWS = [
     {"name": "face", "box": [35 / 128, 40 / 128, 83 / 128, 88 / 128], "patch": 2, "channels": [16, 32, 64, 128]},
     {"name": "brows", "box": [33 / 128, 40 / 128, 53 / 128, 88 / 128], "patch": 1, "channels": [24, 32, 64]},
 ]
+
+
+def _views(face: tuple[int, int, int, int], strip: tuple[int, int, int, int]) -> list[dict]:
+    """VIEWS with other boxes, given in pixels at 128 px (top, left, bottom, right)."""
+    whole, face_view, strip_view = (dict(v) for v in VIEWS)
+    return [whole, {**face_view, "box": [c / 128 for c in face]}, {**strip_view, "box": [c / 128 for c in strip]}]
+
+
+# The other styles' views, measured the same way (every eyes / eyebrows / mouth variant drawn on random
+# avatars at 128 px; the box of the pixels that change, 2 px added on each side): the face view spans
+# eyes, eyebrows and mouth, the full-resolution strip spans the eyebrows (big-smile has none: its eyes).
+# big-smile: eyes y 48-68, x 70-102, mouth y 71-101, x 59-107; adventurer: eyebrows y 45-68, eyes
+# y 57-81, mouth y 76-99 (x 26-80); micah: eyebrows y 35-49, eyes y 42-57, mouth y 67-85 (x 45-85).
+STYLE_VIEWS = {
+    "avataaars": VIEWS,
+    "big-smile": _views(face=(46, 57, 104, 110), strip=(46, 68, 71, 105)),
+    "adventurer": _views(face=(43, 24, 102, 83), strip=(43, 24, 71, 82)),
+    "micah": _views(face=(33, 43, 88, 88), strip=(33, 43, 52, 88)),
+}
 
 
 @dataclass
@@ -334,9 +353,13 @@ def load(folder: Path) -> tuple[AttributeClassifier, dict]:
 
 
 def architecture_for(data: Path) -> ClassifierConfig:
-    """The classifier this code builds for a data folder (its vocabulary and image size)."""
+    """The classifier this code builds for a data folder (its vocabulary, image size and style's views)."""
     vocab, rows = read_metadata(data)
-    return ClassifierConfig(vocabulary=vocab.conditioning(), size=image_size(data, rows))
+    style = read_style(data)
+    if style not in STYLE_VIEWS:
+        raise TrainError(f"{data}: no classifier views for style {style!r}; known: {', '.join(STYLE_VIEWS)}")
+    return ClassifierConfig(vocabulary=vocab.conditioning(), size=image_size(data, rows),
+                            views=[dict(v) for v in STYLE_VIEWS[style]])
 
 
 def matches(meta: dict | None, data: Path, fit_cfg: FitConfig) -> bool:

@@ -6,11 +6,13 @@ also list "unlabelled" choices (parts a user never picks, such as hat colour): r
 record them too, all rows or none, and training uses them as supervised style codes. Any folder in
 this format trains, so people can bring their own labelled art. Every row is checked
 before training starts and all problems are reported together, as
-``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``.
+``metadata.jsonl:LINE: unknown hair 'bobb'; choose one of: ...``. Rows that ``train.label``
+wrote may also carry "<attribute>_confidence" (a number from 0 to 1); training reads past it.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from train.errors import TrainError
 METADATA = "metadata.jsonl"
 VOCABULARY = "vocabulary.json"
 MAX_REPORTED = 50
+CONFIDENCE = "_confidence"  # "<attribute>_confidence": how sure a pseudo-label is (train.label); not used
 
 
 class DatasetError(TrainError, ValueError):
@@ -39,6 +42,12 @@ def read_vocabulary(folder: Path) -> Vocabulary:
         raise DatasetError(f"{path} is not a valid vocabulary ({e!r})") from None
 
 
+def read_style(folder: Path) -> str:
+    """The DiceBear style a rendered folder was drawn from (vocabulary.json "style"; avataaars if absent)."""
+    data = json.loads((Path(folder) / VOCABULARY).read_text())
+    return str(data.get("style", "avataaars")) if isinstance(data, dict) else "avataaars"
+
+
 def read_unlabelled(folder: Path) -> dict[str, list[str]]:
     """The vocabulary's optional "unlabelled" block: name -> ordered choices ({} when absent)."""
     data = json.loads((Path(folder) / VOCABULARY).read_text())
@@ -51,14 +60,35 @@ def read_unlabelled(folder: Path) -> dict[str, list[str]]:
     return {str(k): [str(c) for c in v] for k, v in block.items()}
 
 
-def _check_row(line: str, vocab: Vocabulary, folder: Path,
+def jsonl_objects(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, object, None) per non-blank line of a JSON-lines file, or (number, None, problem)
+    for a line that is not UTF-8, not JSON or not an object; read line by line, so one bad byte is
+    reported with its line (a leading BOM is fine)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield number, None, "not valid UTF-8 text"
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                yield number, None, f"not valid JSON ({e.msg})"
+                continue
+            yield (number, row, None) if isinstance(row, dict) else (number, None, "a row must be a JSON object")
+
+
+def listing(errors: list[str]) -> str:
+    """The first MAX_REPORTED problems, one a line, and how many more."""
+    more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+    return "\n".join(errors[:MAX_REPORTED]) + more
+
+
+def _check_row(row: dict, vocab: Vocabulary, folder: Path,
                unlabelled: dict[str, list[str]]) -> tuple[dict | None, list[str]]:
-    try:
-        row = json.loads(line)
-    except ValueError as e:
-        return None, [f"not valid JSON ({e.msg})"]
-    if not isinstance(row, dict):
-        return None, ["a row must be a JSON object"]
     problems = []
     file_name = row.get("file_name")
     if not isinstance(file_name, str) or not file_name:
@@ -82,7 +112,11 @@ def _check_row(line: str, vocab: Vocabulary, folder: Path,
         if name in row and row[name] not in choices:
             problems.append(f"unknown {name} {row[name]!r}; choose one of: {', '.join(choices)}")
     for key in row:
-        if key != "file_name" and key not in vocab.names and key not in unlabelled:
+        if key.endswith(CONFIDENCE) and key[:-len(CONFIDENCE)] in vocab.names:  # written by train.label
+            value = row[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                problems.append(f"{key} must be a number from 0 to 1, got {str(value)[:40]!r}")
+        elif key != "file_name" and key not in vocab.names and key not in unlabelled:
             problems.append(f"unknown attribute {key!r}; expected: {', '.join(vocab.names + list(unlabelled))}")
     return (row if not problems else None), problems
 
@@ -96,23 +130,15 @@ def read_metadata(folder: Path) -> tuple[Vocabulary, list[dict]]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
     rows, errors = [], []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:  # line by line, so one bad byte is reported with its line (a leading BOM is fine)
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                errors.append(f"{METADATA}:{number}: not valid UTF-8 text")
-                continue
-            if not line.strip():
-                continue
-            row, problems = _check_row(line, vocab, folder, unlabelled)
-            errors += [f"{METADATA}:{number}: {p}" for p in problems]
-            if row is not None:
-                rows.append(row)
+    for number, row, problem in jsonl_objects(path):
+        problems = [problem] if problem else []
+        if row is not None:
+            row, problems = _check_row(row, vocab, folder, unlabelled)
+        errors += [f"{METADATA}:{number}: {p}" for p in problems]
+        if row is not None:
+            rows.append(row)
     if errors:
-        shown = errors[:MAX_REPORTED]
-        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
-        raise DatasetError(f"{path}: {len(errors)} problem(s)\n" + "\n".join(shown) + more)
+        raise DatasetError(f"{path}: {len(errors)} problem(s)\n" + listing(errors))
     if not rows:
         raise DatasetError(f"{path} has no rows")
     return vocab, rows

@@ -12,7 +12,7 @@ For the first --n rows of the held-out folder --data (seed = row index):
                          generated next to real;
   Fréchet distance       in the classifier's feature space, generated vs real, next to the
                          real-vs-real baseline: the same specs re-rendered with another draw of
-                         the unlabelled choices (hat colour, accessory colour, shirt graphic);
+                         the unlabelled choices (avataaars: hat colour, accessory colour, shirt graphic);
   edit consistency       same seed, one categorical attribute changed (row i edits attribute
                          i mod A to another value): the edited one reads as the new value and
                          every other attribute reads as before; generated next to real renders
@@ -20,8 +20,9 @@ For the first --n rows of the held-out folder --data (seed = row index):
   diversity              design({}, seed) for n seeds: entropy of the predicted hair and outfit
                          distributions / log(number of choices);
   ms/avatar              median time of studio.design at batch 1.
-A "pass" block checks the bars of the generator issue. The classifier (train.classifier) is
-cached in --classifier and reused when it was trained the same way on the same --train-data;
+Real renders are drawn in the style --data was rendered from (its vocabulary.json "style",
+avataaars by default). A "pass" block checks the bars of the generator issue. The classifier
+(train.classifier) is cached in --classifier and reused when it was trained the same way on the same --train-data;
 without --train-data the cached one is used as it is.
 """
 from __future__ import annotations
@@ -41,9 +42,9 @@ from PIL import Image
 
 from avatar_studio import AvatarStudio
 from avatar_studio.studio import MAX_BATCH
-from train import avataaars, classifier
+from train import classifier, styles
 from train.classifier import AttributeClassifier, FitConfig, Predictions, pil_to_uint8, predict
-from train.dataset import load_images, read_metadata
+from train.dataset import load_images, read_metadata, read_style
 from train.errors import TrainError, stage_main
 from train.model_card import write_model_card
 
@@ -62,15 +63,15 @@ BARS = {
 
 
 # ---- real renders -------------------------------------------------------------------------
-def other_hidden(index: int, seed: int = OTHER_RENDER_SEED) -> dict:
+def other_hidden(index: int, seed: int = OTHER_RENDER_SEED, style: str = "avataaars") -> dict:
     """Another draw of the unlabelled choices for row ``index`` (its own RNG stream)."""
     rng = np.random.default_rng([seed, index])
-    return {name: str(rng.choice(choices)) for name, choices in avataaars.vocabulary()["unlabelled"].items()}
+    return {name: str(rng.choice(choices)) for name, choices in styles.vocabulary(style)["unlabelled"].items()}
 
 
-def render_image(labels: dict, hidden: dict, size: int) -> Image.Image:
+def render_image(labels: dict, hidden: dict, size: int, style: str = "avataaars") -> Image.Image:
     """DiceBear + resvg, decoded to a PIL RGBA image."""
-    return Image.open(io.BytesIO(avataaars.render_png(labels, hidden, size))).convert("RGBA")
+    return Image.open(io.BytesIO(styles.render_png(style, labels, hidden, size))).convert("RGBA")
 
 
 def edit_for(index: int, labels: dict, names: list[str], choices: dict[str, list[str]]) -> tuple[str, str]:
@@ -158,6 +159,7 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     data_size = classifier.image_size(data, rows)
     if studio.resolution != size or data_size != size:
         log(f"note: model {studio.resolution} px, data {data_size} px, classifier {size} px: resized to {size}")
+    style = read_style(data)
     names = list(vocab.categorical)
     labels = [{k: row[k] for k in vocab.names} for row in rows]
     seeds = list(range(n))
@@ -168,12 +170,13 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     p_real = predict(model, load_images(data, rows, size))
 
     log(f"re-rendering {n} real avatars with other unlabelled choices, and {n} edits ...")
-    hidden = [other_hidden(i) for i in seeds]
+    hidden = [other_hidden(i, style=style) for i in seeds]
     edits = [edit_for(i, labels[i], names, vocab.categorical) for i in seeds]
     edited_labels = [{**lab, a: v} for lab, (a, v) in zip(labels, edits)]
-    p_other = predict(model, pil_to_uint8([render_image(lab, h, data_size) for lab, h in zip(labels, hidden)], size))
+    p_other = predict(model, pil_to_uint8([render_image(lab, h, data_size, style)
+                                           for lab, h in zip(labels, hidden)], size))
     p_real_edit = predict(model, pil_to_uint8(
-        [render_image(lab, h, data_size) for lab, h in zip(edited_labels, hidden)], size))
+        [render_image(lab, h, data_size, style) for lab, h in zip(edited_labels, hidden)], size))
     log("generating the edits and the 'any' avatars ...")
     p_gen_edit = predict(model, generate(studio, edited_labels, seeds, size))
     p_any = predict(model, generate(studio, [{}] * n, seeds, size))
@@ -192,7 +195,7 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
                  for name in ("hair", "outfit") if name in names}
 
     result = {
-        "model": studio.model_id, "weights": str(weights), "data": str(data), "n": n,
+        "model": studio.model_id, "weights": str(weights), "data": str(data), "style": style, "n": n,
         "resolution": studio.resolution,
         "classifier": {"folder": str(classifier_dir), "size": size, "trained_on": meta.get("data"),
                        "train_seconds": meta.get("seconds")},

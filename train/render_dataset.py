@@ -1,12 +1,15 @@
-"""Stage 1: render a labelled avatar pack from the DiceBear "avataaars" style.
+"""Stage 1: render a labelled avatar pack from a DiceBear style (default "avataaars").
 
 Writes DIR/000000.png ... and DIR/metadata.jsonl (Hugging Face imagefolder: one JSON
-object per line with "file_name", one key per attribute and one per unlabelled choice:
-hat_color, accessories_color, clothes_graphic), DIR/vocabulary.json (attribute -> ordered
-choices, "unlabelled" -> ordered choices) and DIR/render_config.json.
+object per line with "file_name", one key per attribute and one per unlabelled choice,
+e.g. avataaars' hat_color, accessories_color, clothes_graphic), DIR/vocabulary.json
+(attribute -> ordered choices, "unlabelled" -> ordered choices, each control's DiceBear
+component / colour options, the artwork's credit) and DIR/render_config.json.
+Styles: avataaars, big-smile, adventurer, micah (train/styles/).
 
 Example:
     python -m train.render_dataset --out data/avatars --n 30000 --size 128 --seed 7
+    python -m train.render_dataset --style big-smile --out data/big-smile128 --n 40000 --size 128 --seed 1
 
 Every image's labels come from its own RNG stream (seed, index), so the same
 arguments give the same bytes whatever the worker count, and an interrupted run
@@ -26,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from avatar_studio.attributes import wheel_color
-from train import avataaars
+from train import styles
 from train.errors import TrainError, stage_main
 
 METADATA = "metadata.jsonl"
@@ -46,14 +49,14 @@ def draw_labels(seed: int, index: int, vocab: dict) -> tuple[dict, dict]:
     return labels, hidden
 
 
-def _render_one(job: tuple[str, int, int, int, dict]) -> dict:
-    out, seed, size, index, vocab = job
+def _render_one(job: tuple[str, str, int, int, int, dict]) -> dict:
+    style, out, seed, size, index, vocab = job
     labels, hidden = draw_labels(seed, index, vocab)
     file_name = f"{index:06d}.png"
     path = Path(out) / file_name
     if not path.exists():  # resume: finished images are complete files (atomic rename)
         tmp = path.with_suffix(".png.tmp")
-        tmp.write_bytes(avataaars.render_png(labels, hidden, size))
+        tmp.write_bytes(styles.render_png(style, labels, hidden, size))
         os.replace(tmp, path)
     return {"file_name": file_name, **labels, **hidden}
 
@@ -65,9 +68,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None = None,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, style: str = "avataaars") -> Path:
+    vocab = styles.vocabulary(style)  # (an unknown style stops here, before anything is written)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"style": avataaars.STYLE_NAME, "n": n, "size": size, "seed": seed}
+    config = {"style": style, "n": n, "size": size, "seed": seed}
     config_path = out / RENDER_CONFIG
     if config_path.exists():
         previous = json.loads(config_path.read_text())
@@ -75,10 +79,9 @@ def render_dataset(out: Path, n: int, size: int, seed: int, workers: int | None 
             raise TrainError(f"{out} holds a render with other settings {previous}; "
                              f"use another --out or the same arguments to resume")
     _write_atomic(config_path, json.dumps(config, indent=1) + "\n")
-    vocab = avataaars.vocabulary()
     _write_atomic(out / VOCABULARY, json.dumps(vocab, indent=1) + "\n")
 
-    jobs = [(str(out), seed, size, i, vocab) for i in range(n)]
+    jobs = [(style, str(out), seed, size, i, vocab) for i in range(n)]
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=n, desc="render", unit="img", disable=not progress)
     rows = []
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m train.render_dataset", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--style", default="avataaars", choices=styles.NAMES, help="DiceBear style")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--n", type=int, required=True, help="number of avatars")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels")
@@ -104,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.n < 1 or args.size < 8:
         parser.error("--n must be >= 1 and --size >= 8")
-    render_dataset(args.out, args.n, args.size, args.seed, args.workers, progress=sys.stderr.isatty() or True)
+    render_dataset(args.out, args.n, args.size, args.seed, args.workers, progress=sys.stderr.isatty() or True,
+                   style=args.style)
 
 
 if __name__ == "__main__":
