@@ -51,19 +51,24 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---- reading input ------------------------------------------------------------------------
-def _read_text(path: Path, what: str) -> str:
-    """A small UTF-8 text file (a recipe), refusing huge ones before reading them whole."""
+def _read_bytes(path: Path, what: str, limit: int) -> bytes:
+    """A small file ('-': stdin), refusing huge ones before reading them whole."""
     if str(path) == "-":
-        data = sys.stdin.buffer.read(MAX_RECIPE_BYTES + 1)
+        data = sys.stdin.buffer.read(limit + 1)
     else:
         if not path.is_file():
             raise CliError(f"{what} {str(path)[:200]!r} is not a file")
         with open(path, "rb") as f:
-            data = f.read(MAX_RECIPE_BYTES + 1)
-    if len(data) > MAX_RECIPE_BYTES:
-        raise CliError(f"{what} {str(path)[:200]} is too large (at most {MAX_RECIPE_BYTES} bytes)")
+            data = f.read(limit + 1)
+    if len(data) > limit:
+        raise CliError(f"{what} {str(path)[:200]} is too large (at most {limit} bytes)")
+    return data
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A small UTF-8 text file (a recipe)."""
     try:
-        return data.decode("utf-8")
+        return _read_bytes(path, what, MAX_RECIPE_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"{what} {str(path)[:200]} is not UTF-8 text") from None
 
@@ -72,13 +77,7 @@ def _read_recipe(path: Path) -> str:
     """Recipe JSON text from a .json file (or '-'), or from a PNG made by the studio (its tEXt chunk)."""
     if path.suffix.lower() != ".png":
         return _read_text(path, "recipe")
-    if not path.is_file():
-        raise CliError(f"recipe {str(path)[:200]!r} is not a file")
-    with open(path, "rb") as f:
-        data = f.read(MAX_PNG_BYTES + 1)
-    if len(data) > MAX_PNG_BYTES:
-        raise CliError(f"recipe {str(path)[:200]} is too large (at most {MAX_PNG_BYTES} bytes)")
-    return recipe_in(data)
+    return recipe_in(_read_bytes(path, "recipe", MAX_PNG_BYTES))
 
 
 def _with_overrides(recipe: Recipe, overrides: dict) -> Recipe:
