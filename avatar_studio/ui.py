@@ -512,8 +512,9 @@ class Designer:
                             label="link")
         w["code"] = gr.Textbox(elem_id="share-code", elem_classes=["out-of-sight"], container=False)
         with gr.Row(equal_height=True):
-            w["save_recipe"] = self._t(gr.Button(ui("download_recipe")), value="download_recipe")
-            w["recipe_file"] = self._t(gr.File(label=ui("recipe_file"), interactive=False, height=90),
+            w["save_recipe"] = self._t(gr.Button(ui("download_recipe"), size="sm", scale=0, min_width=160,
+                                                 elem_id="save-recipe"), value="download_recipe")
+            w["recipe_file"] = self._t(gr.File(label=ui("recipe_file"), interactive=False, height=60),
                                        label="recipe_file")
         w["paste"] = self._t(gr.Textbox(label=ui("paste"), lines=3, max_length=MAX_RECIPE_BYTES, elem_id="paste"),
                              label="paste")
