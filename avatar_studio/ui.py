@@ -67,6 +67,12 @@ LINK_JS = ("(code) => { if (!code) return ''; const u = window.location.origin +
            "return u; }")
 LANG_KEEP_JS = "(lang) => { try { localStorage.setItem('avatar-studio:lang', lang); } catch (e) {} return lang; }"
 LANG_STORED_JS = "() => { try { return localStorage.getItem('avatar-studio:lang') || 'en'; } catch (e) { return 'en'; } }"
+# The avatar <img> gets the avatar box's own (translated) label as its alt text, whenever it changes.
+ALT_JS = ("() => { const box = document.querySelector('#avatar'); if (!box) return; const name = () => { "
+          "const img = box.querySelector('img'); const label = box.querySelector('[data-testid=block-label]'); "
+          "if (img && label && img.alt !== label.textContent.trim()) img.alt = label.textContent.trim(); }; "
+          "name(); new MutationObserver(name).observe(box, {subtree: true, childList: true, attributes: true, "
+          "characterData: true}); }")
 STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
              "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
              "return q.get('r') || q.get('recipe') ? '' : s; }")
@@ -556,6 +562,7 @@ class Designer:
 
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
         then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, **QUICK))
+        demo.load(None, None, None, js=ALT_JS, api_visibility="private")
         then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
         then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
         w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")

@@ -229,3 +229,11 @@ def test_morph_with_nothing_saved_says_what_to_do(page, app_url):
     page.get_by_role("tab", name="Morph").click()
     page.get_by_role("button", name="Make morph").click()
     page.get_by_text("Save a design as A").first.wait_for()
+
+
+def test_the_avatar_has_alt_text_in_the_pages_language(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    page.wait_for_function("() => document.querySelector('#avatar img')?.alt === 'Your avatar'")
+    page.click('#language label:has-text("中文")')
+    page.wait_for_function("() => document.querySelector('#avatar img')?.alt === '你的头像'")
