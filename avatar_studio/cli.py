@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from avatar_studio.weights import WeightsError
+from avatar_studio.pngrecipe import MAX_PNG_BYTES, recipe_in
 from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe, check_seed, parse_recipe
 
 PROG = "python -m avatar_studio"
@@ -51,21 +52,33 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---- reading input ------------------------------------------------------------------------
-def _read_text(path: Path, what: str) -> str:
-    """A small UTF-8 text file (a recipe), refusing huge ones before reading them whole."""
+def _read_bytes(path: Path, what: str, limit: int) -> bytes:
+    """A small file ('-': stdin), refusing huge ones before reading them whole."""
     if str(path) == "-":
-        data = sys.stdin.buffer.read(MAX_RECIPE_BYTES + 1)
+        data = sys.stdin.buffer.read(limit + 1)
     else:
         if not path.is_file():
             raise CliError(f"{what} {str(path)[:200]!r} is not a file")
         with open(path, "rb") as f:
-            data = f.read(MAX_RECIPE_BYTES + 1)
-    if len(data) > MAX_RECIPE_BYTES:
-        raise CliError(f"{what} {str(path)[:200]} is too large (at most {MAX_RECIPE_BYTES} bytes)")
+            data = f.read(limit + 1)
+    if len(data) > limit:
+        raise CliError(f"{what} {str(path)[:200]} is too large (at most {limit} bytes)")
+    return data
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A small UTF-8 text file (a recipe)."""
     try:
-        return data.decode("utf-8")
+        return _read_bytes(path, what, MAX_RECIPE_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"{what} {str(path)[:200]} is not UTF-8 text") from None
+
+
+def _read_recipe(path: Path) -> str:
+    """Recipe JSON text from a .json file (or '-'), or from a PNG made by the studio (its tEXt chunk)."""
+    if path.suffix.lower() != ".png":
+        return _read_text(path, "recipe")
+    return recipe_in(_read_bytes(path, "recipe", MAX_PNG_BYTES))
 
 
 def _with_overrides(recipe: Recipe, overrides: dict) -> Recipe:
@@ -196,7 +209,7 @@ def cmd_design(args: argparse.Namespace) -> None:
     if args.out.suffix.lower() not in (".png", ".svg"):
         raise CliError(f"--out must name a .png file (or .svg: traced vector paths), got {str(args.out)[:200]!r}")
     try:
-        recipe = parse_recipe(_read_text(args.recipe, "recipe"))
+        recipe = parse_recipe(_read_recipe(args.recipe))
     except ValueError as e:
         raise CliError(f"{args.recipe}: {e}") from None
     studio = _load_studio(args.weights)
@@ -266,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Draw one recipe to a PNG, exactly as AvatarStudio.render_png.\n\n"
                                         "Example:\n    python -m avatar_studio design --recipe my-avatar.json "
                                         "--out my-avatar.png")
-    design.add_argument("--recipe", type=Path, required=True, help="recipe JSON file ('-' reads stdin)")
+    design.add_argument("--recipe", type=Path, required=True, help="recipe JSON file ('-' reads stdin), or a PNG made by the studio (it carries its recipe)")
     design.add_argument("--out", type=Path, required=True,
                         help="PNG file to write (.svg: the same export traced to vector paths)")
     design.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: shipped)")

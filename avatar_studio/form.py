@@ -14,18 +14,24 @@ None} (it lives in the visitor's page state); ``push``, ``undo`` and ``redo`` re
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import math
+import re
+import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
 from avatar_studio.attributes import ANY
-from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe
+from avatar_studio.recipe import DEFAULTS, MAX_RECIPE_BYTES, Recipe
 
 if TYPE_CHECKING:
     from avatar_studio.studio import AvatarStudio
 
 CUSTOM = "custom"                       # expression value when eyes/eyebrows/mouth match no preset
-START = {"seed": 42, "spec": {}}        # what a fresh page shows
+START = {"seed": 42, "spec": {}}        # the fallback start design (a model without the friendly parts)
+FRIENDLY = {"expression": "happy", "facial_hair": "none", "accessories": "none"}   # a first visit's face
+SHARE_PREFIX = "1"                      # version of the share code (?r=1<base64url of deflated JSON>)
 HISTORY_LIMIT = 50
 EMPTY_HISTORY = {"undo": [], "redo": [], "now": None}
 BACKGROUNDS = ("transparent", "colour")
@@ -77,6 +83,29 @@ class Form:
                        + [f"attr:{a}" for a in self.attributes]
                        + [f for c in self.colors for f in (f"any:{c}", f"color:{c}")]
                        + ["size", "background", "background_color", "frame", "border", "border_color"])
+
+    @property
+    def start(self) -> dict:
+        """What a fresh page shows: a smiling face without moustache or eyepatch, where the model has them."""
+        spec = dict(self.expressions.get(FRIENDLY["expression"], {}))
+        spec.update({a: v for a, v in FRIENDLY.items() if v in self.attributes.get(a, [])})
+        return {**START, "spec": spec}
+
+    def randomised(self, values: Sequence[Any], seed: int) -> list:
+        """Everything to "any" on a new seed (export settings kept): randomise all."""
+        return self.reset(values, seed)
+
+    def reset(self, values: Sequence[Any], seed: int | None = None) -> list:
+        """Every choice and colour back to "any", sliders to 0 (seed unless given, and export kept)."""
+        self.studio.check_recipe(self.recipe_of(values))        # the form as it is must be a good one
+        v = dict(zip(self.fields, values))
+        v.update({f"attr:{a}": ANY for a in self.attributes})
+        v.update({f"any:{c}": True for c in self.colors})
+        v.update({f"slider:{s}": 0.0 for s in self.sliders})
+        v["truncation"] = 1.0
+        if seed is not None:
+            v["seed"] = seed
+        return [v[f] for f in self.fields]
 
     def recipe_of(self, values: Sequence[Any]) -> dict:
         """The recipe the controls describe (validated by the studio when it is used)."""
@@ -134,6 +163,34 @@ class Form:
             raise ValueError(f"unknown expression {str(name)[:40]!r}; choose one of: {', '.join(self.expressions)}")
         preset = self.expressions.get(name, {})
         return [preset.get(p, ANY) for p in self.parts]
+
+
+# ---- short share links --------------------------------------------------------------------------
+def share_code(recipe_json: str) -> str:
+    """A short, stable URL-safe code for a recipe (?r=<code>): deflated compact JSON in base64url."""
+    recipe = {k: v for k, v in json.loads(recipe_json).items() if DEFAULTS.get(k, ...) != v}   # defaults left out
+    compact = json.dumps(recipe, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return SHARE_PREFIX + base64.urlsafe_b64encode(zlib.compress(compact, 9)).decode("ascii").rstrip("=")
+
+
+def looks_like_share_code(code: object) -> bool:
+    return (isinstance(code, str) and code.startswith(SHARE_PREFIX) and len(code) <= MAX_RECIPE_BYTES
+            and re.fullmatch(r"[A-Za-z0-9_-]+", code) is not None)
+
+
+def from_share_code(code: object) -> str:
+    """The recipe JSON text of a share code; ValueError when it is not one."""
+    if not looks_like_share_code(code):
+        raise ValueError("the link's r= code is not an Avatar Studio share code")
+    try:
+        raw = base64.urlsafe_b64decode(code[1:] + "=" * (-len(code[1:]) % 4))
+        d = zlib.decompressobj()
+        text = d.decompress(raw, MAX_RECIPE_BYTES + 1)
+    except (ValueError, zlib.error):
+        raise ValueError("the link's r= code is damaged (copy the whole link)") from None
+    if len(text) > MAX_RECIPE_BYTES or d.unconsumed_tail:
+        raise ValueError(f"the link's recipe is too large (at most {MAX_RECIPE_BYTES} bytes)")
+    return text.decode("utf-8")
 
 
 # ---- undo history --------------------------------------------------------------------------------

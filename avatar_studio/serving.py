@@ -25,7 +25,7 @@ from avatar_studio.fair import Ledger, Limits
 from avatar_studio.guard import RequestGuard, drop_unwanted, note_joins, uploads_folder
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
-MAX_BODY_BYTES = 256 * 1024     # any request; the largest honest body is a 64 KB recipe upload
+MAX_BODY_BYTES = 1280 * 1024    # any request; the largest honest body is a 1 MB PNG dropped back (its recipe)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ServeSettings:
     max_queue: int = 96                       # events waiting, all lanes together
     delete_cache: tuple[int, int] = (300, 900)   # every 5 min, delete generated files older than 15 min
     state_session_capacity: int = 2000        # visitors whose page state Gradio keeps
-    max_file_size: str = "64kb"               # one upload
+    max_file_size: str = "1mb"                # one upload: a recipe, or a PNG made here (1024 px: ~0.55 MB)
     max_body_bytes: int = MAX_BODY_BYTES      # one request
     upload_age: float = 120                   # s an upload is kept (the page reads it at once)
     limits: Limits = Limits()                 # per client: events waiting, uploads (fair.py)

@@ -16,10 +16,14 @@ private to the page.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
+import os
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import gradio as gr
@@ -28,17 +32,17 @@ from gradio import utils as gradio_utils
 from PIL import Image
 
 from avatar_studio import form as F
+from avatar_studio import pngrecipe as P
 from avatar_studio.attributes import ANY, parse_color
 from avatar_studio.controls import SLIDER_RANGE, TRUNCATION_RANGE
 from avatar_studio.fair import check_work
-from avatar_studio.form import CUSTOM, EMPTY_HISTORY, START, Form
+from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
 from avatar_studio.guard import HEAVY_LANE
 from avatar_studio.labels import LANGUAGES, Labels, check_language
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
 from avatar_studio.studio import AvatarStudio
 
-PREVIEW_SIZE = 256                      # the live image; exports use the recipe's own size
 MORPH_FRAMES = 16
 MORPH_MAX_FRAMES = 32                   # 62 pictures: within one request's work (fair.py)
 
@@ -56,8 +60,22 @@ SWATCH_HTML = ('<div class="swatch-row">${colors.map(c => `<button type="button"
                'title="${c}" aria-label="${c}" data-color="${c}" style="background:${c}"></button>`).join("")}</div>')
 SWATCH_JS = ("element.addEventListener('click', (e) => { const c = e.target.dataset && e.target.dataset.color; "
              "if (c) { props.value = c; trigger('click'); } });")
-LINK_JS = ("(r) => r ? window.location.origin + window.location.pathname + '?recipe=' + "
-           "encodeURIComponent(JSON.stringify(JSON.parse(r))) : ''")
+# The share link (?r=<short code>) goes into the address bar too, and the design into the browser's
+# storage (localStorage), so a reload brings it back; the page's own state is never sent anywhere else.
+LINK_JS = ("(code) => { if (!code) return ''; const u = window.location.origin + window.location.pathname + '?r=' + code; "
+           "history.replaceState(null, '', u); try { localStorage.setItem('avatar-studio:r', code); } catch (e) {} "
+           "return u; }")
+LANG_KEEP_JS = "(lang) => { try { localStorage.setItem('avatar-studio:lang', lang); } catch (e) {} return lang; }"
+LANG_STORED_JS = "() => { try { return localStorage.getItem('avatar-studio:lang') || 'en'; } catch (e) { return 'en'; } }"
+# The avatar <img> gets the avatar box's own (translated) label as its alt text, whenever it changes.
+ALT_JS = ("() => { const box = document.querySelector('#avatar'); if (!box) return; const name = () => { "
+          "const img = box.querySelector('img'); const label = box.querySelector('[data-testid=block-label]'); "
+          "if (img && label && img.alt !== label.textContent.trim()) img.alt = label.textContent.trim(); }; "
+          "name(); new MutationObserver(name).observe(box, {subtree: true, childList: true, attributes: true, "
+          "characterData: true}); }")
+STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
+             "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
+             "return q.get('r') || q.get('recipe') ? '' : s; }")
 
 
 def build_demo(studio: AvatarStudio) -> gr.Blocks:
@@ -81,6 +99,17 @@ def _user_errors(fn: Callable) -> Callable:
         except (ValueError, TypeError) as e:     # ValueError covers JSON and unicode errors
             raise gr.Error(_message(e), print_exception=False) from None
     return wrapper
+
+
+def _start_file(studio: AvatarStudio, recipe: dict) -> str:
+    """The start design as a PNG in a folder of its own (served as a static file, so the cache sweep
+    never takes it): the page shows it the moment it loads, before any event has run."""
+    r = studio.check_recipe(recipe)
+    folder = Path(tempfile.mkdtemp(prefix="avatar-studio-start-"))
+    path = folder / f"avatar-{r.seed}-{r.size}.png"
+    path.write_bytes(P.with_recipe(studio.render_png(r), r.to_json()))
+    gr.set_static_paths([folder])
+    return str(path)
 
 
 def _save(data: bytes, name: str) -> str:
@@ -113,17 +142,29 @@ class Designer:
 
     # ---- handlers: live design ---------------------------------------------------------------
     @_user_errors
-    def step(self, history: dict, *values: Any) -> tuple[Image.Image, str, str, dict]:
-        """Render what the controls say (the live image) and record it as a design step for undo."""
+    def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, str, dict]:
+        """Render what the controls say as the PNG to download (chosen size, frame, background; the
+        recipe in a text chunk): the live image and the Download button's file. Recorded for undo."""
         r = self.studio.check_recipe(self.form.recipe_of(values))
-        image = self.studio.render(r.with_export(size=PREVIEW_SIZE))  # checked once, above
-        return image, r.to_json(), self.form.match_expression(r.spec), F.push(history, r.to_json())
+        path = _save(P.with_recipe(self.studio.render_png(r), r.to_json()), f"avatar-{r.seed}-{r.size}.png")
+        return (path, path, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec),
+                F.push(history, r.to_json()))
 
     @_user_errors
     def set_expression(self, name: str) -> list:
         """Eyes, eyebrows and mouth of an expression preset ("any" frees all three; "custom" keeps them)."""
         parts = self.form.expression_parts(name)
         return [gr.skip() for _ in self.parts] if parts is None else parts
+
+    @_user_errors
+    def randomise_all(self, *values: Any) -> list:
+        """Every choice and colour to "any" on a fresh seed (export settings kept)."""
+        return self.form.randomised(values, self.roll_seed())
+
+    @_user_errors
+    def reset_any(self, *values: Any) -> list:
+        """Every choice and colour back to "any" (same seed)."""
+        return self.form.reset(values)
 
     def roll_seed(self) -> int:
         """A fresh random seed (the dice button); the global RNG is left alone."""
@@ -170,32 +211,51 @@ class Designer:
         return self.form_of(moved["now"]) + [moved]
 
     # ---- handlers: recipes in ------------------------------------------------------------------
-    @_user_errors
-    def open_recipe(self, text: str) -> list:
-        """Controls from a pasted recipe."""
-        return self.form_of(F.text("recipe", text))
+    def _opened(self, text: Callable[[], str], lang: object) -> list | None:
+        """Controls showing a recipe, or, when it is bad, None and one clear warning (an error
+        would mark every control of the form red until the next good render)."""
+        try:
+            return self.form_of(text())
+        except (ValueError, TypeError) as e:             # ValueError covers JSON and unicode errors
+            lang = lang if lang in LANGUAGES else "en"
+            gr.Warning(f"{self.labels.ui(lang, 'recipe_error')}: {_message(e)}")
+            return None
 
     @_user_errors
-    def open_file(self, path: str) -> list:
-        """Controls from an uploaded recipe file (read only up to the recipe size limit)."""
-        if not isinstance(path, str):
-            raise ValueError("upload one recipe file (.json)")
-        with open(path, "rb") as f:
-            data = f.read(MAX_RECIPE_BYTES + 1)
-        if len(data) > MAX_RECIPE_BYTES:
-            raise ValueError(f"recipe file is too large (at most {MAX_RECIPE_BYTES} bytes)")
-        return self.form_of(data.decode("utf-8"))
+    def open_recipe(self, text: str, lang: str = "en") -> list:
+        """Controls from a pasted recipe (what is not even text, or in no language, is an error)."""
+        text, lang = F.text("recipe", text), check_language(lang)
+        return self._opened(lambda: text, lang) or [gr.skip() for _ in self.fields]
 
     @_user_errors
-    def open_url(self, request: gr.Request) -> list:
-        """Controls for a fresh page: the recipe in the URL (?recipe=<json>) or the start design."""
-        text = request.query_params.get("recipe") if request is not None else None
-        if text:
+    def open_file(self, path: str, lang: str = "en") -> list:
+        """Controls from an uploaded recipe file or a PNG made here (read in memory up to a size limit,
+        then the upload is deleted: nothing a visitor gives is kept)."""
+        def read() -> str:
+            if not isinstance(path, str):
+                raise ValueError("upload one recipe file (.json) or a PNG made here")
             try:
-                return self.form_of(F.text("recipe", text))
-            except ValueError as e:
-                gr.Warning(f"{self.labels.ui('en', 'link_error')}: {_message(e)}")
-        return self.form_of(START)
+                with open(path, "rb") as f:
+                    data = f.read(P.MAX_PNG_BYTES + 1)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+            if len(data) > P.MAX_PNG_BYTES:
+                raise ValueError(f"file is too large (at most {P.MAX_PNG_BYTES} bytes)")
+            return P.recipe_text(data)
+        return self._opened(read, check_language(lang)) or [gr.skip() for _ in self.fields]
+
+    @_user_errors
+    def open_url(self, stored: str, request: gr.Request) -> list:
+        """Controls for a fresh page: the link's recipe (?r=<code>, or ?recipe=<json> of older links),
+        else the design kept in this browser, else the start design."""
+        if not (stored == "" or F.looks_like_share_code(stored)):
+            raise ValueError("the design kept in this browser must be a share code (or nothing)")
+        query = request.query_params if request is not None else {}
+        code, text = query.get("r") or stored, query.get("recipe")
+        values = self._opened(lambda: F.from_share_code(code) if code else F.text("recipe", text), "en") \
+            if code or text else None
+        return values or self.form_of(self.form.start)
 
     # ---- handlers: pictures and files out -------------------------------------------------------
     @_user_errors
@@ -258,8 +318,10 @@ class Designer:
         return _save((json.dumps(r.to_dict(), indent=1) + "\n").encode("utf-8"), f"avatar-{r.seed}.json")
 
     @_user_errors
-    def morph(self, recipe_a: str, recipe_b: str, frames: float) -> str:
+    def morph(self, recipe_a: str, recipe_b: str, frames: float, lang: str = "en") -> str:
         """An animated GIF walking from recipe A to recipe B and back."""
+        if not (isinstance(recipe_a, str) and recipe_a.strip() and isinstance(recipe_b, str) and recipe_b.strip()):
+            raise ValueError(self.labels.ui(check_language(lang), "morph_needs_ab"))
         frames = F.whole("frames", frames, 2, MORPH_MAX_FRAMES)
         a = self.studio.check_recipe(F.text("recipe A", recipe_a))
         check_work("a morph", 2 * frames - 2, min(a.size, 256))
@@ -271,6 +333,11 @@ class Designer:
         """Every label, choice name and button text of the page in another language."""
         lang = check_language(lang)
         return [gr.update(**props(lang)) for _, props in self._texts]
+
+    @_user_errors
+    def relabel_stored(self, lang: str) -> list:
+        """The language this browser chose last time (nothing to change for English)."""
+        return [gr.skip() for _ in self._texts] if lang == "en" else self.relabel(lang)
 
     def choices(self, lang: str, attribute: str) -> list[tuple[str, str]]:
         """Dropdown choices of an attribute: ("any" first) as (label, id)."""
@@ -304,12 +371,13 @@ class Designer:
                 self._t(gr.Markdown(self.labels.ui("en", "title")), value="title")
                 self.w["lang"] = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
                                           label="Language / 语言", scale=0, min_width=180, elem_id="language")
-            start = dict(zip(self.fields, self.form_of(START)))
-            with gr.Row():
-                with gr.Column(scale=2, min_width=320):
+            start = dict(zip(self.fields, self.form_of(self.form.start)))
+            with gr.Row(elem_id="main-row"):
+                with gr.Column(scale=2, min_width=320, elem_id="controls-col"):
                     self._design_controls(start, "en")
-                with gr.Column(scale=3, min_width=320):
-                    self._avatar_and_tools(start, "en")
+                with gr.Column(scale=3, min_width=320, elem_id="avatar-col"):   # pinned (style.css)
+                    self._avatar(start, "en")
+            self._tools("en")
             self._wire(demo)
         return demo
 
@@ -317,7 +385,8 @@ class Designer:
         ui, w = functools.partial(self.labels.ui, lang), self.w
         with self._t(gr.Accordion(ui("design")), label="design"):
             w["expression"] = self._tf(
-                gr.Dropdown(self.expression_choices(lang), value=ANY, label=ui("expression"),
+                gr.Dropdown(self.expression_choices(lang), value=self.form.match_expression(self.form.start["spec"]),
+                            label=ui("expression"),
                             info=ui("expression_info"), visible=bool(self.expressions), elem_id="expression"),
                 lambda lang: {"choices": self.expression_choices(lang), "label": self.labels.ui(lang, "expression"),
                               "info": self.labels.ui(lang, "expression_info")})
@@ -359,17 +428,27 @@ class Designer:
                         label=self.labels.attribute(lang, attribute), elem_id=f"attr-{attribute}"),
             lambda lang: {"choices": self.choices(lang, attribute), "label": self.labels.attribute(lang, attribute)})
 
-    def _avatar_and_tools(self, start: dict, lang: str) -> None:
+    def _avatar(self, start: dict, lang: str) -> None:
+        """The big live avatar (it is the file the Download button saves), its buttons, download options."""
         ui, w = functools.partial(self.labels.ui, lang), self.w
         w["history"], w["previewed"] = gr.State(EMPTY_HISTORY), gr.State(None)
-        w["image"] = self._t(gr.Image(type="pil", format="png", interactive=False, label=ui("avatar"), height=380,
-                                      buttons=["download", "fullscreen"], elem_id="avatar"), label="avatar")
-        with gr.Row():
+        first = _start_file(self.studio, self.form.start)       # no empty box while the page wakes up
+        w["image"] = self._t(gr.Image(first, type="filepath", format="png", interactive=False, label=ui("avatar"),
+                                      buttons=["fullscreen"], elem_id="avatar"), label="avatar")
+        w["download"] = self._t(gr.DownloadButton(ui("download"), first, variant="primary", size="lg",
+                                                  elem_id="download"), label="download")
+        with gr.Row(elem_id="avatar-buttons"):
+            w["randomise"] = self._t(gr.Button(ui("randomise_all"), size="sm", elem_id="randomise"),
+                                     value="randomise_all")
+            w["reset"] = self._t(gr.Button(ui("reset_any"), size="sm", elem_id="reset"), value="reset_any")
             w["undo"] = self._t(gr.Button(ui("undo"), size="sm", elem_id="undo"), value="undo")
             w["redo"] = self._t(gr.Button(ui("redo"), size="sm", elem_id="redo"), value="redo")
+        with self._t(gr.Accordion(ui("export"), open=False, elem_id="export-options"), label="export"):
+            self._export_tab(start, lang)
+
+    def _tools(self, lang: str) -> None:
+        ui, w = functools.partial(self.labels.ui, lang), self.w
         with gr.Tabs():
-            with self._t(gr.Tab(ui("export"), elem_id="tab-export"), label="export"):
-                self._export_tab(start, lang)
             with self._t(gr.Tab(ui("variations"), elem_id="tab-variations"), label="variations"):
                 w["locked"] = self._tf(
                     gr.Dropdown(self.attribute_choices(lang, self.names), value=[], multiselect=True,
@@ -424,15 +503,12 @@ class Designer:
             w["border"] = self._t(gr.Checkbox(start["border"], label=ui("border"), elem_id="border"), label="border")
             w["border_color"] = self._t(gr.ColorPicker(start["border_color"], label=ui("border_color"),
                                                        elem_id="border-color"), label="border_color")
-        with gr.Row():
-            w["export"] = self._t(gr.Button(ui("export_png"), variant="primary", elem_id="export"),
-                                  value="export_png")
-            w["stickers"] = self._t(gr.Button(ui("sticker_pack"), elem_id="stickers"), value="sticker_pack")
-        with gr.Row():
-            w["png_file"] = self._t(gr.File(label=ui("png_file"), interactive=False, height=90, elem_id="png-file"),
-                                    label="png_file")
-            w["zip_file"] = self._t(gr.File(label=ui("stickers_file"), interactive=False, height=90,
-                                            elem_id="stickers-file"), label="stickers_file")
+        # /design (the public API) keeps its own button and file, out of sight: the page downloads with one click
+        w["export"] = gr.Button(ui("export_png"), visible=False, elem_id="export")
+        w["png_file"] = gr.File(interactive=False, visible=False, elem_id="png-file")
+        w["stickers"] = self._t(gr.Button(ui("sticker_pack"), size="sm", elem_id="stickers"), value="sticker_pack")
+        w["zip_file"] = self._t(gr.File(label=ui("stickers_file"), interactive=False, height=60,
+                                        elem_id="stickers-file"), label="stickers_file")
 
     def _share_tab(self, lang: str) -> None:
         ui, w = functools.partial(self.labels.ui, lang), self.w
@@ -440,23 +516,26 @@ class Designer:
                                          elem_id="recipe"), label="recipe")
         w["link"] = self._t(gr.Textbox(label=ui("link"), interactive=False, buttons=["copy"], elem_id="link"),
                             label="link")
+        w["code"] = gr.Textbox(elem_id="share-code", elem_classes=["out-of-sight"], container=False)
         with gr.Row(equal_height=True):
-            w["save_recipe"] = self._t(gr.Button(ui("download_recipe")), value="download_recipe")
-            w["recipe_file"] = self._t(gr.File(label=ui("recipe_file"), interactive=False, height=90),
+            w["save_recipe"] = self._t(gr.Button(ui("download_recipe"), size="sm", scale=0, min_width=160,
+                                                 elem_id="save-recipe"), value="download_recipe")
+            w["recipe_file"] = self._t(gr.File(label=ui("recipe_file"), interactive=False, height=60),
                                        label="recipe_file")
         w["paste"] = self._t(gr.Textbox(label=ui("paste"), lines=3, max_length=MAX_RECIPE_BYTES, elem_id="paste"),
                              label="paste")
         with gr.Row():
             w["open_recipe"] = self._t(gr.Button(ui("open_recipe"), elem_id="open-recipe"), value="open_recipe")
-            w["upload"] = self._t(gr.UploadButton(ui("upload_recipe"), file_types=[".json"], type="filepath"),
-                                  label="upload_recipe")
+            w["upload"] = self._t(gr.UploadButton(ui("upload_recipe"), file_types=[".json", ".png"], type="filepath",
+                                                  elem_id="upload"), label="upload_recipe")
 
     # ---- wiring --------------------------------------------------------------------------------
     def _wire(self, demo: gr.Blocks) -> None:
         w = self.w
         form = [w[f] for f in self.fields]
         history, recipe, lang = w["history"], w["recipe"], w["lang"]
-        step = {"fn": self.step, "inputs": [history, *form], "outputs": [w["image"], recipe, w["expression"], history],
+        step = {"fn": self.step, "inputs": [history, *form],
+                "outputs": [w["image"], w["download"], recipe, w["code"], w["expression"], history],
                 "show_progress": "minimal", **SLOW}
 
         def then_step(event):
@@ -464,8 +543,11 @@ class Designer:
 
         # live update: every hand-made change re-renders; while one runs, only the latest waits
         gr.on([w[f].input for f in self.fields if f not in self._picked], trigger_mode="always_last", **step)
+        # a picker fires "input" while dragged; a hex code typed into it fires only "change" and, as the
+        # picker closes, "blur" (so blur is heard too: typed colours render at once)
         for field, (fn, target) in self._picked.items():
-            then_step(w[field].input(fn, w[field], w[target], trigger_mode="always_last", **QUICK))
+            for event in (w[field].input, w[field].blur):
+                then_step(event(fn, w[field], w[target], trigger_mode="always_last", **QUICK))
         for name in self.colors:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
@@ -473,14 +555,17 @@ class Designer:
         then_step(w["expression"].input(self.set_expression, w["expression"], [w[f"attr:{a}"] for a in self.parts],
                                         **QUICK))
         then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))
+        then_step(w["randomise"].click(self.randomise_all, form, form, **QUICK))
+        then_step(w["reset"].click(self.reset_any, form, form, **QUICK))
         then_step(w["undo"].click(self.undo, [history, lang], [*form, history], **QUICK))
         then_step(w["redo"].click(self.redo, [history, lang], [*form, history], **QUICK))
 
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
-        then_step(demo.load(self.open_url, None, form, **QUICK))
-        then_step(w["open_recipe"].click(self.open_recipe, w["paste"], form, **QUICK))
-        then_step(w["upload"].upload(self.open_file, w["upload"], form, **{**QUICK, "preprocess": True}))
-        recipe.change(None, recipe, w["link"], js=LINK_JS, api_visibility="private")
+        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, **QUICK))
+        demo.load(None, None, None, js=ALT_JS, api_visibility="private")
+        then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
+        then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
+        w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")
 
         # pictures and files out, each from the recipe of the controls as they are at the click;
         # /design and /variations are the public API (gradio_client)
@@ -496,8 +581,11 @@ class Designer:
         w["save_recipe"].click(**step).success(self.recipe_file, recipe, w["recipe_file"], **QUICK)
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
-        w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"]], w["morph_out"], **HEAVY)
-        lang.input(self.relabel, lang, [component for component, _ in self._texts], **QUICK)
+        w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
+        texts = [component for component, _ in self._texts]
+        lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
+        demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
+            self.relabel_stored, lang, texts, **QUICK)
 
     @property
     def _picked(self) -> dict[str, tuple[Callable, str]]:

@@ -29,20 +29,35 @@ def sheet(studio: AvatarStudio, path: Path, rows: int = 4, cols: int = 8, size: 
     out.save(path)
 
 
-def screenshot(studio: AvatarStudio, path: Path) -> None:
+SHOTS = {"screenshot.png": ({"width": 1440, "height": 900}, "en"),          # desktop, English
+         "screenshot-phone.png": ({"width": 390, "height": 844}, "zh")}     # phone, 中文 (CJK fonts needed)
+
+
+def screenshot(studio: AvatarStudio, folder: Path, shots: dict = SHOTS) -> list[Path]:
+    """The page photographed at each (viewport, language) of ``shots``, after its first render."""
     from playwright.sync_api import sync_playwright
     demo = build_demo(studio)
     _, url, _ = launch(demo, server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    written = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(url)
-            page.wait_for_timeout(6000)
-            page.screenshot(path=str(path), full_page=False)
+            for name, (viewport, lang) in shots.items():
+                page = browser.new_page(viewport=viewport)
+                page.set_default_timeout(60_000)
+                page.goto(url)
+                page.wait_for_function("() => new URLSearchParams(location.search).get('r')")
+                if lang == "zh":
+                    page.click('#language label:has-text("中文")')
+                    page.get_by_text("你的头像").first.wait_for()
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(folder / name), full_page=False)
+                written.append(folder / name)
+                page.close()
             browser.close()
     finally:
         demo.close()
+    return written
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,8 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     studio = AvatarStudio.from_pretrained(args.weights)
     sheet(studio, args.out / "sheet.png")
     if not args.no_screenshot:
-        screenshot(studio, args.out / "screenshot.png")
-    print(f"wrote {args.out / 'sheet.png'}" + ("" if args.no_screenshot else f" and {args.out / 'screenshot.png'}"))
+        shots = screenshot(studio, args.out)
+    print(f"wrote {args.out / 'sheet.png'}" + ("" if args.no_screenshot else "".join(f", {p}" for p in shots)))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
+from avatar_studio import form as F
+from avatar_studio.pngrecipe import recipe_in
 from avatar_studio.serving import launch
 from avatar_studio.ui import build_demo
 
@@ -52,6 +54,8 @@ def page(browser):
 
 
 def image_src(page) -> str:
+    """The avatar's address once the page's first render has run (it then puts ?r= in the address bar)."""
+    page.wait_for_function("() => new URLSearchParams(location.search).get('r')")
     page.wait_for_selector("#avatar img")
     return page.get_attribute("#avatar img", "src")
 
@@ -64,18 +68,19 @@ def test_dropdown_changes_the_image_and_export_downloads_a_png_of_the_chosen_siz
     page.click(f'li[role=option][aria-label="{label}"]')
     page.wait_for_function("s => document.querySelector('#avatar img')?.src !== s", arg=before)
 
+    shown = image_src(page)
+    page.click("#export-options button")                        # the download options
     page.click('#size label:has-text("256")')
-    page.click("#export")
-    link = page.locator("#png-file a[download]")
-    link.wait_for()
+    page.wait_for_function("s => document.querySelector('#avatar img')?.src !== s", arg=shown)
     with page.expect_download() as info:
-        link.click()
+        page.click("#download")                                 # one click
     data = Path(info.value.path()).read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     png = Image.open(io.BytesIO(data))
     assert png.format == "PNG" and png.size == (256, 256) and png.mode == "RGBA"
-    recipe = {"seed": 42, "spec": {"hair": "bob"}, "model": studio.model_id, "size": 256}
-    assert data == studio.render_png(recipe)      # the page, the API and the studio agree
+    recipe = json.loads(recipe_in(data))                        # the PNG carries its recipe
+    assert recipe["seed"] == 42 and recipe["spec"]["hair"] == "bob" and recipe["size"] == 256
+    assert Image.open(io.BytesIO(studio.render_png(recipe))).tobytes() == png.tobytes()  # page and studio agree
 
 
 def test_a_link_opens_its_recipe_and_a_hostile_one_runs_no_script(page, app_url, studio):
@@ -90,3 +95,145 @@ def test_a_link_opens_its_recipe_and_a_hostile_one_runs_no_script(page, app_url,
     page.get_by_text("could not be opened").first.wait_for()
     assert page.evaluate("() => window.__xss") is None and not dialogs
     assert page.input_value("#seed input") == "42"             # the start design instead
+
+
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def sized(request, browser):
+    """A page at desktop (1440x900) or phone (390x844) size."""
+    context = browser.new_context(accept_downloads=True, viewport=DESKTOP if request.param == "desktop" else PHONE,
+                                  has_touch=request.param == "phone")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    yield page
+    context.close()
+
+
+def new_image(page, before: str) -> str:
+    page.wait_for_function("s => document.querySelector('#avatar img')?.src !== s", arg=before)
+    return image_src(page)
+
+
+def shown_recipe(page) -> dict:
+    """The recipe the address bar's short link holds."""
+    page.wait_for_function("() => new URLSearchParams(location.search).get('r')")
+    return json.loads(F.from_share_code(page.evaluate("() => new URLSearchParams(location.search).get('r')")))
+
+
+def in_view(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    vp = page.viewport_size
+    return box is not None and box["y"] >= -1 and box["y"] + min(box["height"], 120) <= vp["height"]
+
+
+def test_a_hex_code_typed_into_a_colour_picker_renders_at_once(page, app_url):
+    page.goto(app_url)
+    before = image_src(page)
+    page.click("#color-hair_color button.dialog-button")
+    field = page.locator("#color-hair_color input[type=text]")
+    field.fill("#00ff00")
+    field.press("Enter")
+    page.mouse.click(5, 5)                                      # the picker closes
+    new_image(page, before)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('r') && true")
+    page.wait_for_function("() => !document.querySelector('#any-hair_color input').checked")
+    for _ in range(50):
+        if shown_recipe(page)["spec"].get("hair_color") == "#00ff00":
+            break
+        page.wait_for_timeout(100)
+    assert shown_recipe(page)["spec"]["hair_color"] == "#00ff00"
+
+
+def test_a_bad_recipe_is_one_message_and_blocks_nothing(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    page.get_by_role("tab", name="Share").click()
+    page.fill("#paste textarea", "{oops")
+    page.click("#open-recipe")
+    page.get_by_text("This recipe could not be opened").first.wait_for()
+    page.wait_for_timeout(300)
+    assert page.locator("[data-testid=status-tracker].error").count() == 0      # no red badge on any control
+    page.click("#attr-hair input")                              # the form still works
+    page.locator("li[role=option]").first.wait_for()
+
+
+def test_one_click_download_saves_the_chosen_size_frame_and_background(sized, app_url):
+    page = sized
+    page.goto(app_url)
+    before = image_src(page)
+    page.click("#export-options button")
+    page.click('#size label:has-text("256")')
+    before = new_image(page, before)
+    page.click('#frame label:has-text("Circle")')
+    new_image(page, before)
+    with page.expect_download() as info:
+        page.click("#download")
+    assert info.value.suggested_filename.endswith("-256.png")
+    data = Path(info.value.path()).read_bytes()
+    png = Image.open(io.BytesIO(data))
+    assert png.size == (256, 256) and png.getpixel((0, 0))[3] == 0           # the circle frame
+    assert json.loads(recipe_in(data))["frame"] == "circle"
+
+
+def test_the_avatar_stays_in_view_while_editing(sized, app_url):
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    assert in_view(page, "#avatar img")                         # on a phone: on top, not 1,870 px down
+    page.locator("#creativity").scroll_into_view_if_needed()   # deep in the controls
+    page.locator("#swatches-skin_color").scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    assert in_view(page, "#avatar img")
+    assert page.locator("#avatar img").bounding_box()["width"] >= min(300, page.viewport_size["width"] * 0.45)
+
+
+def test_reload_keeps_the_design_and_language_and_the_link_is_short(page, app_url):
+    page.goto(app_url)
+    before = image_src(page)
+    page.click("#attr-outfit input")
+    page.click('li[role=option][aria-label="Hoodie"]')
+    new_image(page, before)
+    page.wait_for_function("() => location.search.includes('r=')")
+    assert len(page.url) < 250 and shown_recipe(page)["spec"]["outfit"] == "hoodie"
+    page.click('#language label:has-text("中文")')
+    page.get_by_text("你的头像").first.wait_for()
+    page.goto(app_url)                                          # a plain reload of the bare address
+    page.wait_for_function("() => document.querySelector('#attr-outfit input')?.value === '连帽衫'")
+
+
+def test_a_png_made_here_dropped_back_restores_its_design(page, app_url, tmp_path):
+    page.goto(f"{app_url}/?recipe={quote(json.dumps({'seed': 4321, 'spec': {'outfit': 'hoodie'}, 'size': 128}))}")
+    page.wait_for_function("() => document.querySelector('#seed input')?.value === '4321'")
+    image_src(page)
+    page.wait_for_function("() => location.search.includes('r=')")
+    with page.expect_download() as info:
+        page.click("#download")
+    made = tmp_path / "mine.png"
+    made.write_bytes(Path(info.value.path()).read_bytes())
+    page.fill("#seed input", "7")
+    page.press("#seed input", "Enter")
+    page.wait_for_function("() => document.querySelector('#seed input')?.value === '7'")
+    page.get_by_role("tab", name="Share").click()
+    with page.expect_file_chooser() as chooser:
+        page.click("#upload")
+    chooser.value.set_files(str(made))
+    page.wait_for_function("() => document.querySelector('#seed input')?.value === '4321'")
+    assert page.input_value("#attr-outfit input") == "Hoodie"
+
+
+def test_morph_with_nothing_saved_says_what_to_do(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    page.get_by_role("tab", name="Morph").click()
+    page.get_by_role("button", name="Make morph").click()
+    page.get_by_text("Save a design as A").first.wait_for()
+
+
+def test_the_avatar_has_alt_text_in_the_pages_language(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    page.wait_for_function("() => document.querySelector('#avatar img')?.alt === 'Your avatar'")
+    page.click('#language label:has-text("中文")')
+    page.wait_for_function("() => document.querySelector('#avatar img')?.alt === '你的头像'")

@@ -16,7 +16,7 @@ from PIL import Image
 from avatar_studio.form import EMPTY_HISTORY, START
 from avatar_studio.labels import Labels, humanize
 from avatar_studio.serving import SETTINGS
-from avatar_studio.ui import PREVIEW_SIZE, Designer, build_demo
+from avatar_studio.ui import Designer, build_demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -87,7 +87,7 @@ def test_relabel_switches_language_but_keeps_ids(designer):
     hair = next(u for u in updates if u.get("label") == "发型")
     assert ("波波头", "bob") in hair["choices"]
     assert any(u.get("label") == "发型" for u in updates)
-    assert any(u.get("value") == "导出 PNG" for u in updates)
+    assert any(u.get("label") == "⬇ 下载 PNG" for u in updates)
     assert any(u.get("label") == "Hair" for u in designer.relabel("en"))
     with pytest.raises(gr.Error, match="language"):
         designer.relabel("fr")
@@ -96,13 +96,14 @@ def test_relabel_switches_language_but_keeps_ids(designer):
 # ---- live design, expressions, colours, seed ---------------------------------------------------
 def test_step_renders_the_form_and_records_history(designer, studio):
     form = form_with(designer, **{"attr:hair": "bob", "frame": "circle"})
-    image, text, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
+    path, download, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
     recipe = json.loads(text)
-    assert image.size == (PREVIEW_SIZE, PREVIEW_SIZE) and image.mode == "RGBA"
+    image = Image.open(path)
+    assert image.size == (recipe["size"], recipe["size"]) and image.mode == "RGBA" and download == path
     assert recipe["spec"] == {"hair": "bob"} and recipe["model"] == studio.model_id and recipe["frame"] == "circle"
     assert expression == "any" and history == {"undo": [], "redo": [], "now": text}
     # same controls again: no new step; the recipe re-opens to the same form
-    assert designer.step(history, *form)[3] is history
+    assert designer.step(history, *form)[-1] is history
     assert designer.form_of(text) == form
 
 
@@ -132,7 +133,7 @@ def test_expression_presets_set_and_match_the_parts(designer, studio):
     assert designer.match_expression({}) == "any"
     assert designer.match_expression({designer.parts[0]: preset[designer.parts[0]]}) == "custom"
     form = form_with(designer, **{f"attr:{p}": v for p, v in zip(designer.parts, parts)})
-    assert designer.step(dict(EMPTY_HISTORY), *form)[2] == name
+    assert designer.step(dict(EMPTY_HISTORY), *form)[4] == name
     with pytest.raises(gr.Error, match="expression"):
         designer.set_expression("smug")
 
@@ -154,12 +155,12 @@ def test_undo_and_redo_walk_the_design_steps(designer):
     history = dict(EMPTY_HISTORY)
     texts = []
     for seed in (1, 2, 3):
-        _, text, _, history = designer.step(history, *form_with(designer, seed=seed))
+        _, _, text, _, _, history = designer.step(history, *form_with(designer, seed=seed))
         texts.append(text)
     out = designer.undo(history, "en")
     form, history = out[:-1], out[-1]
     assert form == designer.form_of(texts[1]) and history["now"] == texts[1]
-    assert designer.step(history, *form)[3] is history          # the re-render after undo is no new step
+    assert designer.step(history, *form)[-1] is history         # the re-render after undo is no new step
     history = designer.undo(history, "en")[-1]
     assert history["now"] == texts[0] and not history["undo"]
     nothing = designer.undo(history, "zh")                       # nothing left: controls stay as they are
@@ -167,7 +168,7 @@ def test_undo_and_redo_walk_the_design_steps(designer):
     out = designer.redo(history, "en")
     assert out[:-1] == designer.form_of(texts[1]) and out[-1]["now"] == texts[1]
     # a new step after undo drops the redo branch
-    _, _, _, branched = designer.step(out[-1], *form_with(designer, seed=9))
+    branched = designer.step(out[-1], *form_with(designer, seed=9))[-1]
     assert branched["redo"] == [] and branched["undo"][-1] == texts[1]
 
 
@@ -181,17 +182,20 @@ def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path, monkeyp
     path = tmp_path / "r.json"
     path.write_text(text)
     assert designer.open_file(str(path)) == form
-    path.write_text(" " * 20_000 + text)
-    with pytest.raises(gr.Error, match="too large"):
-        designer.open_file(str(path))
-    path.write_bytes(b"\xff\xfe{")
-    with pytest.raises(gr.Error):
-        designer.open_file(str(path))
-    assert designer.open_url(SimpleNamespace(query_params={"recipe": text})) == form
-    assert designer.open_url(SimpleNamespace(query_params={})) == designer.form_of(START)
+    skipped = [gr.skip() for _ in designer.fields]
+    for content, words in ((" " * 20_000 + text, "too large"), (b"\xff\xfe{", "utf-8")):
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        with pytest.warns(UserWarning, match=words):                # one toast; the form stays as it is
+            assert designer.open_file(str(path)) == skipped
+    assert designer.open_url("", SimpleNamespace(query_params={"recipe": text})) == form
+    start = designer.form_of(designer.form.start)
+    assert designer.open_url("", SimpleNamespace(query_params={})) == start
     with pytest.warns(UserWarning, match="could not be opened"):    # a toast on the page
-        assert designer.open_url(SimpleNamespace(query_params={"recipe": "{oops"})) == designer.form_of(START)
-    for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}), "x" * 100_000, None, ["{}"]]:
+        assert designer.open_url("", SimpleNamespace(query_params={"recipe": "{oops"})) == start
+    for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}})]:
+        with pytest.warns(UserWarning):
+            assert designer.open_recipe(bad) == skipped
+    for bad in ["x" * 100_000, None, ["{}"]]:
         with pytest.raises(gr.Error):
             designer.open_recipe(bad)
     older = json.dumps({**json.loads(text), "model": "tiny@0"})  # saved with another version of the model
