@@ -442,3 +442,18 @@ def test_a_stage_list_that_warm_starts_from_nowhere_is_refused(tmp_path):
     (tmp_path / "stages.json").write_text(json.dumps(bad))
     with pytest.raises(TrainError, match="warm-starts from runs/a, which no earlier stage makes"):
         read_stages(tmp_path / "stages.json")
+
+
+def test_the_model_card_carries_the_version_history(tmp_path):
+    """The README's version history lives in the model card: write_model_card renders train/history.md."""
+    import shutil
+    from train.model_card import write_model_card
+    shipped = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name in ("config.json", "training.json", "evaluation.json"):
+        shutil.copy(shipped / name, folder / name)
+    write_model_card(folder)
+    card = (folder / "README.md").read_text()
+    assert "## Version history" in card and "### @3 -> @4" in card
+    assert card.index("## Evaluation") < card.index("## Version history")

@@ -135,6 +135,9 @@ def write_model_card(folder: Path) -> None:
                          f"style codes from {st.get('codes', 'the encoder')}")
         text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
     text = text.replace("\n## Evaluation", _reproduce(f"{config['name']}@{config['version']}") + "\n## Evaluation")
+    history = Path(__file__).with_name("history.md")
+    if history.exists():  # what changed between the shipped versions (checked in beside the stage list)
+        text = text.rstrip("\n") + "\n\n" + history.read_text()
     (folder / "README.md").write_text(text)
 
 
