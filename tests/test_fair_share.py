@@ -220,7 +220,8 @@ def test_4_the_version_note_of_a_shared_recipe_shows_its_html_as_text(served, st
     name = studio.model_id.split("@")[0]
     hostile = json.dumps({"model": f"{name}@<a href=//x.example>Session expired - sign in</a>", "seed": 1, "spec": {}})
     with httpx.Client(timeout=60) as http:
-        status, messages = join(http, served.url, served.index["open_recipe"], [hostile])
+        status, messages = join(http, served.url, served.index["open_recipe"], [hostile, "en"])
+    assert status == 200, messages                   # a refused join answers its detail, not messages
     logs = [m["log"] for m in messages if m.get("msg") == "log"]
     print(f"\nthe toast: {logs}")
     assert status == 200 and messages[-1]["success"] and logs
@@ -242,13 +243,14 @@ def test_5_uploads_are_never_served_even_by_a_restarted_server(served, tiny_weig
 def test_6_a_queued_event_keeps_the_inputs_the_guard_checked(served):
     index, base = served.index, served.url
     with httpx.Client(timeout=60) as http:
-        r = http.post(f"{base}/gradio_api/queue/join", json={"data": [recipe(), recipe(seed=4), 32],
+        r = http.post(f"{base}/gradio_api/queue/join", json={"data": [recipe(), recipe(seed=4), 32, "en"],
                                                             "fn_index": index["morph"], "session_hash": "swap"})
+        assert r.status_code == 200, r.text
         event_id = r.json()["event_id"]
         swapped = [http.post(f"{base}/gradio_api/stream/{event_id}", json={
-            "data": data, "fn_index": index["morph"], "session_hash": "swap"}) for data in ([], [1, 2, 3, 4])]
+            "data": data, "fn_index": index["morph"], "session_hash": "swap"}) for data in ([], [1, 2, 3, 4, 5])]
         time.sleep(Limits().grace + 1)
-    print(f"\nPOST /stream with 0 and 4 inputs: {[s.status_code for s in swapped]}")
+    print(f"\nPOST /stream with 0 and 5 inputs: {[s.status_code for s in swapped]}")
     assert [s.status_code for s in swapped] == [404, 404]
     assert "streams no inputs" in swapped[0].json()["detail"]
     assert_healthy(served)
