@@ -3,6 +3,7 @@
     render   the dataset renderer against a bare DiceBear + resvg loop
     design   AvatarStudio.design at batch 1 against DiceBear + resvg, the same avatar
     load     the served app under load, with a full queue, and over a long soak
+    export   render_png per export size (the learned upsampler), 1 and 2 threads
     fair_share   one client flooding the costliest events, another designing; RSS under made-up session ids
 
 Each is an entry point: the package tunes the CPU before any of them imports torch.

@@ -1,8 +1,8 @@
 """Benchmark: ``AvatarStudio.render_png`` at the export sizes (PNG encoding included), 1 and 2 threads.
 
 Example:
-    python -m train.benchmark_export --weights weights/avatar-studio --n 30
-    python -m train.benchmark_export --n 30 --threads 1 2 --out /tmp/export.json
+    python -m benchmarks.export --weights weights/avatar-studio --n 30
+    python -m benchmarks.export --n 30 --threads 1 2 --out /tmp/export.json
 
 Avatar i is ``{"seed": i, "spec": {}}`` at each size; after a warm-up each call is timed alone and
 the median is reported, per torch thread count, against the goals (512 px <= 60 ms, 1024 px
@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-import train  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts)
+import benchmarks  # noqa: F401  (the package tunes the CPU before torch starts)
 import torch
 
 from avatar_studio import AvatarStudio
@@ -55,7 +55,7 @@ def benchmark(studio: AvatarStudio, n: int, threads: list[int]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m train.benchmark_export", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=Path("weights/avatar-studio"))
     parser.add_argument("--n", type=int, default=30, help="timed calls per size (default 30)")
