@@ -58,6 +58,19 @@ def _keep_freed_memory() -> None:
         pass
 
 
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the kernel (glibc ``malloc_trim``; elsewhere a no-op).
+
+    ``tune_cpu`` lets the heap keep freed memory, which is what makes batch-1 painting fast; a server
+    painting 512-1024 px exports on its worker threads then fragments it, and RSS grew 25-83 MB over
+    900 soak requests. The app's cache sweep calls this, so the growth is returned every sweep, off the
+    request path."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # no glibc
+        pass
+
+
 def usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

@@ -21,6 +21,7 @@ import gradio as gr
 from gradio import utils as gradio_utils
 from starlette.middleware import Middleware
 
+from avatar_studio.cpu import release_free_memory
 from avatar_studio.fair import Ledger, Limits
 from avatar_studio.guard import RequestGuard, drop_unwanted, note_joins, uploads_folder
 
@@ -133,6 +134,7 @@ def sweep_cache(frequency: float, age: float, uploads_age: float | None = None):
                 if uploads_age is not None:
                     await asyncio.to_thread(delete_old_files, uploads_folder(), uploads_age)
                 await asyncio.to_thread(delete_old_files, Path(gradio_utils.get_upload_folder()), age)
+                await asyncio.to_thread(release_free_memory)
         task = asyncio.create_task(sweep())
         try:
             yield
