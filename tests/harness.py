@@ -340,11 +340,13 @@ def soak(server: Server, n: int, size: int = 512, delete_cache: tuple[int, int] 
             if (i + 1) % 25 == 0 or i + 1 == n:
                 temp_max, rss_max = max(temp_max, server.temp_files()), max(rss_max, server.rss_mb())
     elapsed = time.monotonic() - t0
-    rss_end, files_end, temp_end = server.rss_mb(), server.open_files(), server.temp_files()
+    files_end, temp_end = server.open_files(), server.temp_files()
     swept = None
     if delete_cache is not None and sum(delete_cache) <= 60:     # wait for one sweep past the age limit
         time.sleep(delete_cache[0] + delete_cache[1] + 1)
         swept = server.temp_files()
+    # what the server keeps: read after its sweep, which also hands the heap's free pages back
+    rss_end = server.rss_mb()
     return {"requests": n, "seconds": round(elapsed, 1), "errors": len(errors), "first_errors": errors[:5],
             "rss_start_mb": round(rss_start, 1), "rss_after_warmup_mb": round(rss_warm, 1),
             "rss_end_mb": round(rss_end, 1), "rss_max_mb": round(rss_max, 1),
