@@ -35,6 +35,10 @@ SHARE_PREFIX = "1"                      # version of the share code (?r=1<base64
 HISTORY_LIMIT = 50
 EMPTY_HISTORY = {"undo": [], "redo": [], "now": None}
 BACKGROUNDS = ("transparent", "colour")
+# swatches for a colour the model draws from its colour wheel (no palette): hues inside the wheel's
+# saturation and value ranges (attributes.WHEEL_SV), so each is a colour the model was trained on
+WHEEL_SWATCHES = ("#d93b3b", "#e8833a", "#f2d13d", "#4caf50", "#26a69a", "#65c9ff", "#b1e2ff", "#3f6fd8",
+                  "#25557c", "#8e5bd0", "#ff488e", "#3c4f5c")
 
 
 # ---- values from the page, checked -----------------------------------------------------------
@@ -79,6 +83,9 @@ class Form:
         self.expressions = studio.expressions
         self.parts = [a for a in self.attributes if any(a in p for p in self.expressions.values())]
         self.names = list(self.attributes) + self.colors
+        palettes = studio.palettes
+        # the swatch row under each colour picker: the model's palette, else colours of its wheel
+        self.swatches = {c: palettes.get(c) or list(WHEEL_SWATCHES) for c in self.colors}
         self.fields = (["seed", "truncation"] + [f"slider:{s}" for s in self.sliders]
                        + [f"attr:{a}" for a in self.attributes]
                        + [f for c in self.colors for f in (f"any:{c}", f"color:{c}")]

@@ -62,3 +62,7 @@ class Labels:
 
     def slider(self, lang: str, name: str) -> str:
         return self._find(lang, "sliders", name) or humanize(name)
+
+    def colour(self, lang: str, color: str) -> str:
+        """The name of a swatch's colour ("#a55728" -> 'Auburn'; the code itself when nobody named it)."""
+        return self._find(lang, "colours", color.lower()) or color

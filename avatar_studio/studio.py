@@ -222,6 +222,23 @@ class AvatarStudio:
                for seed in seeds]
         return list(zip(out, self._paint(self._w([v.design for v in out]))))
 
+    def breed(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, from_b: list[str],
+              n: int = N_VARIATIONS) -> list[tuple[Recipe, Image.Image]]:
+        """n children of two designs: the attributes named in ``from_b`` as B shows them, every other one as
+        A shows it (choices and colours, "any" resolved by each parent's seed); each child has a seed of its
+        own, which draws what the labels leave open. Truncation, sliders and export settings are A's."""
+        a, b = self.full_recipe(recipe_a), self.full_recipe(recipe_b)
+        if not isinstance(from_b, list) or not all(isinstance(k, str) for k in from_b):
+            raise ValueError("from_b must be a list of attribute names, e.g. [\"hair\", \"skin_color\"]")
+        bad = [k for k in from_b if k not in self.vocab.names]
+        if bad:
+            raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to take from B; "
+                             f"choose from: {', '.join(self.vocab.names)}")
+        spec = {k: (b.spec if k in from_b else a.spec)[k] for k in self.vocab.names}
+        seeds = [(a.seed * 1_000_003 + b.seed * 7_919 + 104_729 * (i + 1)) % (2**31) for i in range(n)]
+        children = [self._stamp(replace(a, design=replace(a.design, seed=seed, spec=spec))) for seed in seeds]
+        return list(zip(children, self._paint(self._w([c.design for c in children]))))
+
     def preview(self, recipe: dict | str | Recipe, attribute: str) -> list[tuple[str, Image.Image]]:
         """Every choice of one categorical attribute on the recipe's current face."""
         if attribute not in self.vocab.categorical:

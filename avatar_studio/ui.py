@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import inspect
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ from avatar_studio.fair import check_work
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
 from avatar_studio.guard import HEAVY_LANE
 from avatar_studio.labels import LANGUAGES, Labels, check_language
+from avatar_studio.messages import translate
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
 from avatar_studio.studio import AvatarStudio
@@ -55,11 +57,24 @@ SLOW = {"concurrency_id": "design", "api_visibility": "private", "preprocess": F
 HEAVY = {**SLOW, "concurrency_id": HEAVY_LANE}
 QUICK = {"concurrency_id": "quick", "concurrency_limit": 2, "api_visibility": "private", "preprocess": False}
 
-# Colour swatches: a row of buttons; a click sets the component's value and fires .click.
-SWATCH_HTML = ('<div class="swatch-row">${colors.map(c => `<button type="button" class="swatch" '
-               'title="${c}" aria-label="${c}" data-color="${c}" style="background:${c}"></button>`).join("")}</div>')
+# Colour swatches: a row of buttons named in the page's language (a screen reader says "Auburn",
+# not "#a55728"); a click sets the component's value and fires .click.
+SWATCH_HTML = ('<div class="swatch-row" role="group" aria-label="${label}">${swatches.map(s => `<button type="button" '
+               'class="swatch" title="${s.name}" aria-label="${s.name}" data-color="${s.color}" '
+               'style="background:${s.color}"></button>`).join("")}</div>')
 SWATCH_JS = ("element.addEventListener('click', (e) => { const c = e.target.dataset && e.target.dataset.color; "
              "if (c) { props.value = c; trigger('click'); } });")
+# Dropdowns and the keyboard: focusing or clicking one selects its text, so typing replaces it and filters the
+# choices ("hij" -> Hijab; not "Bunhij"); Tab and Shift+Tab go to the next / previous control
+# (Gradio's option list, closing as focus leaves, would otherwise drop the focus on the page body).
+KEYS_JS = ("() => { const combo = (el) => el && el.matches && el.matches('input[role=combobox]'); "
+           "const pick = (e) => { if (combo(e.target)) setTimeout(() => e.target.select(), 0); }; "
+           "document.addEventListener('focusin', pick); document.addEventListener('click', pick); "
+           "document.addEventListener('keydown', (e) => { if (e.key !== 'Tab' || !combo(e.target)) return; "
+           "const all = [...document.querySelectorAll('input, button, select, textarea, a[href], [tabindex]')]"
+           ".filter(el => el.tabIndex >= 0 && !el.disabled && !el.closest('.options') && el.getClientRects().length); "
+           "const i = all.indexOf(e.target); const next = all[i + (e.shiftKey ? -1 : 1)]; "
+           "if (i < 0 || !next) return; e.preventDefault(); e.target.blur(); next.focus(); }, true); }")
 # The share link (?r=<short code>) goes into the address bar too, and the design into the browser's
 # storage (localStorage), so a reload brings it back; the page's own state is never sent anywhere else.
 LINK_JS = ("(code) => { if (!code) return ''; const u = window.location.origin + window.location.pathname + '?r=' + code; "
@@ -83,21 +98,25 @@ def build_demo(studio: AvatarStudio) -> gr.Blocks:
     return Designer(studio).build()
 
 
-def _message(error: Exception) -> str:
+def _message(text: str) -> str:
     """An error for the page: short, and with any HTML in echoed input made inert (toasts render HTML)."""
-    return html.escape(str(error)[:500], quote=False)
+    return html.escape(text[:500], quote=False)
 
 
 def _user_errors(fn: Callable) -> Callable:
-    """Bad input becomes gr.Error with the studio's own message: no traceback, nothing logged."""
+    """Bad input becomes gr.Error with the studio's own message, in the page's language when the
+    handler is given it (a ``lang`` argument): no traceback, nothing logged."""
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(designer: "Designer", *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            return fn(designer, *args, **kwargs)
         except gr.Error:
             raise
         except (ValueError, TypeError) as e:     # ValueError covers JSON and unicode errors
-            raise gr.Error(_message(e), print_exception=False) from None
+            lang = signature.bind_partial(designer, *args, **kwargs).arguments.get("lang", "en")
+            raise gr.Error(designer.say(e, lang), print_exception=False) from None
     return wrapper
 
 
@@ -127,8 +146,11 @@ class Designer:
         self.attributes, self.colors, self.sliders = self.form.attributes, self.form.colors, self.form.sliders
         self.expressions, self.parts, self.names = self.form.expressions, self.form.parts, self.form.names
         self.fields = self.form.fields
-        self.palettes = studio.palettes
         self._texts: list[tuple[Any, Callable[[str], dict]]] = []     # (widget, its props in a language)
+
+    def say(self, error: Exception, lang: object) -> str:
+        """An error for the page, in its language (English when the language is not a known one)."""
+        return _message(translate(self.labels, lang if lang in LANGUAGES else "en", str(error)))
 
     def form_of(self, recipe) -> list:
         """Control values showing a recipe; a recipe of another model version says so in a toast."""
@@ -152,9 +174,12 @@ class Designer:
 
     @_user_errors
     def set_expression(self, name: str) -> list:
-        """Eyes, eyebrows and mouth of an expression preset ("any" frees all three; "custom" keeps them)."""
+        """Eyes, eyebrows and mouth of an expression preset ("any" frees all three); "custom" keeps them
+        and opens the eyes, eyebrows and mouth controls, to set them one by one."""
         parts = self.form.expression_parts(name)
-        return [gr.skip() for _ in self.parts] if parts is None else parts
+        if parts is None:
+            return [gr.skip() for _ in self.parts] + [gr.update(open=True)]
+        return parts + [gr.skip()]
 
     @_user_errors
     def randomise_all(self, *values: Any) -> list:
@@ -218,7 +243,7 @@ class Designer:
             return self.form_of(text())
         except (ValueError, TypeError) as e:             # ValueError covers JSON and unicode errors
             lang = lang if lang in LANGUAGES else "en"
-            gr.Warning(f"{self.labels.ui(lang, 'recipe_error')}: {_message(e)}")
+            gr.Warning(f"{self.labels.ui(lang, 'recipe_error')}: {self.say(e, lang)}")
             return None
 
     @_user_errors
@@ -327,6 +352,16 @@ class Designer:
         check_work("a morph", 2 * frames - 2, min(a.size, 256))
         return _save(self.studio.morph(a, F.text("recipe B", recipe_b), frames), "morph.gif")
 
+    @_user_errors
+    def breed(self, recipe_a: str, recipe_b: str, from_b: list[str], lang: str = "en") -> tuple[list, list[dict]]:
+        """Eight children of the designs saved as A and B: the parts ticked come from B, the rest from A."""
+        lang = check_language(lang)
+        if not (isinstance(recipe_a, str) and recipe_a.strip() and isinstance(recipe_b, str) and recipe_b.strip()):
+            raise ValueError(self.labels.ui(lang, "breed_needs_ab"))
+        pairs = self.studio.breed(F.text("recipe A", recipe_a), F.text("recipe B", recipe_b), from_b)
+        seed = self.labels.ui(lang, "seed")
+        return [(im, f"{seed} {r.seed}") for r, im in pairs], [r.to_dict() for r, _ in pairs]
+
     # ---- handlers: language ---------------------------------------------------------------------
     @_user_errors
     def relabel(self, lang: str) -> list:
@@ -347,6 +382,11 @@ class Designer:
     def expression_choices(self, lang: str) -> list[tuple[str, str]]:
         names = [ANY, *self.expressions, CUSTOM]
         return [(self.labels.expression(lang, n), n) for n in names]
+
+    def swatch_props(self, lang: str, name: str) -> dict:
+        """A colour's swatch row: its colours with their names, and the row's name, in a language."""
+        return {"swatches": [{"color": c, "name": self.labels.colour(lang, c)} for c in self.form.swatches[name]],
+                "label": self.labels.ui(lang, "swatches_of").format(name=self.labels.attribute(lang, name))}
 
     def attribute_choices(self, lang: str, names: Sequence[str]) -> list[tuple[str, str]]:
         return [(self.labels.attribute(lang, n), n) for n in names]
@@ -393,7 +433,8 @@ class Designer:
             for a in self.attributes:
                 if a not in self.parts:
                     self._attribute_dropdown(a, start, lang)
-            with self._t(gr.Accordion(ui("advanced"), open=False, visible=bool(self.parts)), label="advanced"):
+            with self._t(gr.Accordion(ui("advanced"), open=False, visible=bool(self.parts), elem_id="advanced"),
+                         label="advanced") as w["advanced"]:
                 for a in self.parts:
                     self._attribute_dropdown(a, start, lang)
         with self._t(gr.Accordion(ui("colors")), label="colors"):
@@ -406,9 +447,11 @@ class Designer:
                     w[f"any:{name}"] = self._t(gr.Checkbox(start[f"any:{name}"], label=ui("let_model_choose"),
                                                            min_width=80, elem_id=f"any-{name}"),
                                                label="let_model_choose")
-                if self.palettes.get(name):
-                    w[f"swatches:{name}"] = gr.HTML("", html_template=SWATCH_HTML, js_on_load=SWATCH_JS,
-                                                    colors=self.palettes[name], elem_id=f"swatches-{name}")
+                if self.form.swatches.get(name):
+                    w[f"swatches:{name}"] = self._tf(
+                        gr.HTML("", html_template=SWATCH_HTML, js_on_load=SWATCH_JS, elem_id=f"swatches-{name}",
+                                **self.swatch_props(lang, name)),
+                        functools.partial(self.swatch_props, name=name))
         with self._t(gr.Accordion(ui("latent")), label="latent"):
             with gr.Row(equal_height=True):
                 w["seed"] = self._t(gr.Number(start["seed"], label=ui("seed"), precision=0, minimum=SEED_RANGE[0],
@@ -468,8 +511,9 @@ class Designer:
                         lambda lang: {"choices": self.attribute_choices(lang, self.attributes),
                                       "label": self.labels.ui(lang, "preview_attribute")})
                     w["show_all"] = self._t(gr.Button(ui("show_all"), elem_id="show-all"), value="show_all")
-                w["strip"] = self._t(gr.Gallery(format="png", columns=6, allow_preview=False, height=300,
-                                                label=ui("preview_info"), elem_id="preview"), label="preview_info")
+                w["strip"] = self._t(gr.Gallery(format="png", columns=4, allow_preview=False, label=ui("preview_info"),
+                                                elem_id="preview", elem_classes=["picture-grid"]),
+                                     label="preview_info")
             with self._t(gr.Tab(ui("share"), elem_id="tab-share"), label="share"):
                 self._share_tab(lang)
             with self._t(gr.Tab(ui("morph"), elem_id="tab-morph"), label="morph"):
@@ -484,6 +528,20 @@ class Designer:
                 w["make_morph"] = self._t(gr.Button(ui("make_morph"), variant="primary"), value="make_morph")
                 w["morph_out"] = self._t(gr.Image(type="filepath", interactive=False, label=ui("morph_result")),
                                          label="morph_result")
+                self._breed_section(lang)
+
+    def _breed_section(self, lang: str) -> None:
+        """Breed the designs saved as A and B: which parts come from B, and eight children to adopt."""
+        ui, w = functools.partial(self.labels.ui, lang), self.w
+        self._t(gr.Markdown(f"### {ui('breed')}"), value="breed")
+        w["from_b"] = self._tf(
+            gr.CheckboxGroup(self.attribute_choices(lang, self.names), value=[], label=ui("from_b"), elem_id="from-b"),
+            lambda lang: {"choices": self.attribute_choices(lang, self.names), "label": self.labels.ui(lang, "from_b")})
+        w["make_children"] = self._t(gr.Button(ui("make_children"), variant="primary", elem_id="make-children"),
+                                     value="make_children")
+        w["children"] = self._t(gr.Gallery(format="png", columns=4, allow_preview=False, label=ui("children"),
+                                           elem_id="children", elem_classes=["picture-grid"]), label="children")
+        w["child_recipes"] = gr.JSON([], visible=False)
 
     def _export_tab(self, start: dict, lang: str) -> None:
         ui, w = functools.partial(self.labels.ui, lang), self.w
@@ -552,8 +610,8 @@ class Designer:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **QUICK))
-        then_step(w["expression"].input(self.set_expression, w["expression"], [w[f"attr:{a}"] for a in self.parts],
-                                        **QUICK))
+        then_step(w["expression"].input(self.set_expression, w["expression"],
+                                        [*(w[f"attr:{a}"] for a in self.parts), w["advanced"]], **QUICK))
         then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))
         then_step(w["randomise"].click(self.randomise_all, form, form, **QUICK))
         then_step(w["reset"].click(self.reset_any, form, form, **QUICK))
@@ -563,6 +621,7 @@ class Designer:
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
         then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, **QUICK))
         demo.load(None, None, None, js=ALT_JS, api_visibility="private")
+        demo.load(None, None, None, js=KEYS_JS, api_visibility="private")
         then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
         then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
         w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")
@@ -582,6 +641,9 @@ class Designer:
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
+        w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_b"], lang],
+                                 [w["children"], w["child_recipes"]], **HEAVY)
+        then_step(w["children"].select(self.adopt, w["child_recipes"], form, **QUICK))
         texts = [component for component, _ in self._texts]
         lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
         demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(

@@ -237,3 +237,127 @@ def test_the_avatar_has_alt_text_in_the_pages_language(page, app_url):
     page.wait_for_function("() => document.querySelector('#avatar img')?.alt === 'Your avatar'")
     page.click('#language label:has-text("中文")')
     page.wait_for_function("() => document.querySelector('#avatar img')?.alt === '你的头像'")
+
+
+# ---- issue 14, second pass: swatches, keyboard, Custom, errors in 中文, picture grids, breed -------------
+def open_tab(page, name: str) -> None:
+    """A tab by its name; on a phone it may sit in Gradio's "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.click("button[aria-label='More tabs']")
+    page.locator(".overflow-dropdown button", has_text=name).first.click()
+
+
+def to_chinese(page):
+    page.click('#language label:has-text("中文")')
+    page.get_by_text("你的头像").first.wait_for()
+
+
+def test_swatches_are_named_in_the_pages_language_and_outfit_colour_has_them(page, app_url):
+    page.goto(app_url)
+    before = image_src(page)
+    names = "(sel) => [...document.querySelectorAll(sel + ' .swatch')].map(b => b.getAttribute('aria-label'))"
+    hair = page.evaluate(names, "#swatches-hair_color")
+    assert hair and not any(n.startswith("#") for n in hair) and "Auburn" in hair     # not "#a55728"
+    outfit = page.evaluate(names, "#swatches-outfit_color")
+    assert len(outfit) >= 8 and not any(n.startswith("#") for n in outfit)
+    page.click('#swatches-outfit_color .swatch[aria-label="Navy"]')                  # a swatch sets the colour
+    new_image(page, before)
+    for _ in range(50):
+        if shown_recipe(page)["spec"].get("outfit_color") == "#25557c":
+            break
+        page.wait_for_timeout(100)
+    assert shown_recipe(page)["spec"]["outfit_color"] == "#25557c"
+    to_chinese(page)
+    page.wait_for_function(f"() => ({names})('#swatches-hair_color').includes('赤褐色')")
+
+
+def test_tab_from_a_dropdown_goes_to_the_next_control_and_typing_filters(page, app_url, studio):
+    page.goto(app_url)
+    before = image_src(page)
+    page.click("#attr-hair input")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => document.activeElement.closest('#attr-outfit') !== null")   # not the page body
+    page.keyboard.press("Shift+Tab")
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => document.activeElement.closest('#attr-hair') !== null")
+    page.click("#attr-hair input")
+    page.keyboard.type("hij")                                     # replaces the shown value: no "Anyhij"
+    assert page.input_value("#attr-hair input") == "hij"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#attr-hair input').value === 'Hijab'")
+    new_image(page, before)
+    for _ in range(50):
+        if shown_recipe(page)["spec"].get("hair") == "hijab":
+            break
+        page.wait_for_timeout(100)
+    assert shown_recipe(page)["spec"]["hair"] == "hijab"
+
+
+def test_custom_expression_opens_eyes_eyebrows_and_mouth(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    assert not page.locator("#attr-eyes").is_visible()
+    page.click("#expression input")
+    page.click('li[role=option][aria-label^="Custom"]')
+    page.locator("#attr-eyes").wait_for(state="visible")
+
+
+def test_a_bad_recipe_is_explained_in_chinese(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    to_chinese(page)
+    page.get_by_role("tab", name="分享").click()
+    page.fill("#paste textarea", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}))
+    page.click("#open-recipe")
+    page.get_by_text("发型不能是 'bobb'；可选：").first.wait_for()
+
+
+def captions_fit(page, gallery: str, min_px: int) -> None:
+    """Every picture of a gallery at least min_px wide, its caption under it and not cut off."""
+    page.wait_for_function(f"() => document.querySelectorAll('{gallery} .caption-label').length > 1")
+    page.wait_for_timeout(300)
+    items = page.evaluate(f"""() => [...document.querySelectorAll('{gallery} .thumbnail-item')].map(t => {{
+        const i = t.querySelector('img').getBoundingClientRect(), c = t.querySelector('.caption-label');
+        const r = c.getBoundingClientRect();
+        return {{w: i.width, below: r.top >= i.bottom - 1, whole: c.scrollWidth <= c.clientWidth + 1,
+                 text: c.textContent}}; }})""")
+    assert items and all(it["w"] >= min_px for it in items), items[:3]
+    assert all(it["below"] and it["whole"] for it in items), [it for it in items if not (it["below"] and it["whole"])]
+
+
+def test_every_choice_thumbnails_are_readable(sized, app_url):
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    open_tab(page, "Try every choice")
+    page.click("#preview-attribute input")
+    page.click('li[role=option][aria-label="Eyebrows"]')
+    page.click("#show-all")
+    captions_fit(page, "#preview", 140)
+    assert any(it == "Angry, natural" for it in page.locator("#preview .caption-label").all_text_contents())
+
+
+def test_breed_two_saved_designs_into_eight_children_and_adopt_one(sized, app_url):
+    page = sized
+    page.goto(app_url)
+    before = image_src(page)
+    open_tab(page, "Morph")
+    page.click("#make-children")
+    page.get_by_text("Save a design as A and one as B first").first.wait_for()   # nothing saved yet
+    page.get_by_role("button", name="Save current as A").click()
+    page.fill("#seed input", "77")
+    page.press("#seed input", "Enter")
+    new_image(page, before)
+    page.get_by_role("button", name="Save current as B").click()
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('\"seed\": 77'))")
+    page.locator("#from-b label", has_text="Outfit").first.click()
+    page.click("#make-children")
+    page.wait_for_function("() => document.querySelectorAll('#children img').length === 8")
+    captions_fit(page, "#children", 140)
+    seed = page.locator("#children .caption-label").nth(3).text_content().split()[-1]
+    page.locator("#children .thumbnail-item").nth(3).click()
+    page.wait_for_function("s => document.querySelector('#seed input')?.value === s", arg=seed)

@@ -2,9 +2,11 @@
 one-click download file, friendly start, randomise / reset, short share links, clear messages."""
 from __future__ import annotations
 
+import colorsys
 import io
 import json
 import warnings
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -13,7 +15,9 @@ from PIL import Image
 from avatar_studio import form as F
 from avatar_studio import pngrecipe as P
 from avatar_studio.cli import main
+from avatar_studio.attributes import WHEEL_SV, hex_to_rgb
 from avatar_studio.form import EMPTY_HISTORY
+from avatar_studio.labels import Labels, humanize
 from avatar_studio.ui import Designer
 
 
@@ -166,3 +170,107 @@ def test_randomise_and_reset_refuse_a_junk_form(designer):
         for fn in (designer.randomise_all, designer.reset_any):
             with pytest.raises(gr.Error):
                 fn(*junk)
+
+
+# ---- 6: slider directions named by what they change; swatches for every colour ---------------------
+SHIPPED_DIRECTIONS = json.loads((Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+                                 / "directions.json").read_text())["names"]
+
+
+def test_the_shipped_sliders_are_named_by_what_they_change_in_both_languages():
+    labels = Labels.load()
+    for name in SHIPPED_DIRECTIONS:
+        en, zh = labels.slider("en", name), labels.slider("zh", name)
+        assert en != humanize(name) and "glasses" in en, en          # not "Hat darkness": glasses move too
+        assert "眼镜" in zh and zh != en, zh                          # and not English under 中文
+
+
+@pytest.mark.slow
+def test_the_shipped_sliders_change_hats_and_glasses_and_nothing_else(shipped_studio):
+    from train.evaluate_directions import measure
+    report = measure(shipped_studio, n=4, amount=2.0)                # what the names above say, measured
+    for name, kinds in report.items():
+        assert kinds["no hat, no glasses"]["changed_share"] < 0.002, (name, kinds)
+        assert kinds["hat, no glasses"]["changed_share"] > 0.05 and kinds["no hat, glasses"]["changed_share"] > 0.01
+
+
+def test_every_colour_has_swatches_named_in_both_languages(designer, studio):
+    assert set(designer.form.swatches) == set(studio.colors)          # outfit colour too (it has no palette)
+    lo, hi = WHEEL_SV
+    for color in designer.form.swatches["outfit_color"]:
+        _, s, v = colorsys.rgb_to_hsv(*hex_to_rgb(color))
+        assert lo <= s <= hi and lo <= v <= hi                           # colours the model was trained on
+    for name in studio.colors:
+        en, zh = (designer.swatch_props(lang, name) for lang in ("en", "zh"))
+        assert [s["color"] for s in en["swatches"]] == designer.form.swatches[name]
+        for a, b in zip(en["swatches"], zh["swatches"]):
+            assert not a["name"].startswith("#") and not b["name"].startswith("#") and a["name"] != b["name"]
+        assert zh["label"] != en["label"]
+    assert designer.swatch_props("en", "hair_color")["swatches"][0]["name"] == "Auburn"
+
+
+# ---- 13: Custom expression, errors in the page's language ----------------------------------------
+def test_custom_expression_keeps_the_parts_and_opens_them(designer):
+    out = designer.set_expression("custom")
+    assert all(v == gr.skip() for v in out[:-1]) and out[-1] == gr.update(open=True)
+    happy = designer.set_expression(next(iter(designer.expressions)))
+    assert happy[-1] == gr.skip() and all(isinstance(v, str) for v in happy[:-1])
+
+
+BAD_RECIPES = [({"seed": 1, "spec": {"hair": "bobb"}}, "发型"), ({"seed": 1, "spec": {"hat": "x"}}, "属性"),
+               ({"seed": -4, "spec": {}}, "种子"), ({"seed": 1, "spec": {}, "size": 300}, "尺寸"),
+               ({"seed": 1, "spec": {}, "frame": "star"}, "圆形"), ({"seed": 1, "spec": {}, "truncation": 9}, "创意度"),
+               ({"seed": 1, "spec": {"hair_color": "red"}}, "发色"), ({"seed": 1, "spec": {}, "border": "x"}, "描边"),
+               ({"seed": 1, "spec": {}, "background": 3}, "背景"), ({"seed": 1, "spec": {}, "sliders": {"x": 1}}, "滑块"),
+               ({"seed": 1}, "配方缺少"), ({"seed": 1, "spec": {}, "colour": 1}, "配方里不能有"),
+               ("{oops", "JSON"), ({"seed": 1, "spec": {}, "model": "other@1"}, "模型")]
+
+
+@pytest.mark.parametrize("bad,words", BAD_RECIPES)
+def test_a_bad_recipe_is_explained_in_chinese_with_its_field_and_choices(designer, studio, monkeypatch, bad, words):
+    said = []
+    monkeypatch.setattr(gr, "Warning", said.append)
+    designer.open_recipe(bad if isinstance(bad, str) else json.dumps(bad), "zh")
+    assert len(said) == 1 and said[0].startswith("无法打开这个配方") and words in said[0], said
+    english = ("must be", "unknown", "choose", "needs", "allowed", "输入有误")
+    assert not any(w in said[0] for w in english), said[0]
+    if "bobb" in json.dumps(bad):
+        assert designer.labels.choice("zh", "hair", studio.attributes["hair"][0]) in said[0]   # choices named in 中文
+
+
+def test_handler_errors_follow_the_pages_language(designer):
+    recipe = json.dumps({"seed": 1, "spec": {}})
+    with pytest.raises(gr.Error, match="没有 'nope' 这个属性；可选：发型"):
+        designer.preview(recipe, "nope", "zh")
+    with pytest.raises(gr.Error, match="unknown attribute 'nope'"):
+        designer.preview(recipe, "nope", "en")
+
+
+# ---- the breed: parts from A and B, eight children --------------------------------------------------
+def test_breed_takes_the_ticked_parts_from_b_and_the_rest_from_a(designer, studio):
+    hair, outfit = studio.attributes["hair"], studio.attributes["outfit"]
+    a = {"seed": 3, "spec": {"hair": hair[0], "outfit": outfit[0], "hair_color": "#a55728"}, "size": 256}
+    b = {"seed": 5, "spec": {"hair": hair[1], "outfit": outfit[1], "hair_color": "#2c1b18"}}
+    gallery, recipes = designer.breed(json.dumps(a), json.dumps(b), ["outfit", "hair_color"], "en")
+    assert len(gallery) == len(recipes) == 8 and len({r["seed"] for r in recipes}) == 8
+    full_a, full_b = studio.resolve(a["spec"], 3), studio.resolve(b["spec"], 5)
+    for r in recipes:
+        assert r["spec"] == {**full_a, "outfit": outfit[1], "hair_color": "#2c1b18"} and r["size"] == 256
+    child = recipes[0]
+    assert gallery[0][0].tobytes() == studio.design(child["spec"], child["seed"]).tobytes()
+    again = designer.breed(json.dumps(a), json.dumps(b), ["outfit", "hair_color"], "en")[1]
+    assert again == recipes                                             # the same parents, the same children
+    adopted = dict(zip(designer.fields, designer.adopt(recipes, gr.SelectData(None, {"index": 2, "value": None}))))
+    assert adopted["seed"] == recipes[2]["seed"] and adopted["attr:outfit"] == outfit[1]
+
+
+def test_breed_says_what_to_do_with_fewer_than_two_saved_designs(designer):
+    one = json.dumps({"seed": 3, "spec": {}})
+    for lang, words in (("en", "Save a design as A and one as B"), ("zh", "分别保存为 A 和 B，再繁育")):
+        for a, b in (("", ""), (one, ""), ("", one), ("  ", one)):
+            with pytest.raises(gr.Error, match=words):
+                designer.breed(a, b, [], lang)
+    with pytest.raises(gr.Error, match="没有 'ears' 这个属性；可选：发型"):
+        designer.breed(one, one, ["ears"], "zh")
+    with pytest.raises(gr.Error, match="from_b must be a list"):
+        designer.breed(one, one, "hair", "en")

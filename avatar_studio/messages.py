@@ -1,0 +1,94 @@
+"""Error messages in the page's language, translated at the UI boundary (no gradio here).
+
+The studio, the recipe parser and the form raise ``ValueError`` with one English message
+that names the field and the allowed values. The page shows it in its own language: each
+known message shape below is matched, its field and allowed values are named through
+``Labels`` (attribute, choice and control names), and it is written with the language's
+template from assets/labels.json ("errors"). A message of no known shape keeps its English
+detail behind a translated lead ("errors.other"), never dropped.
+
+    translate(Labels.load(), "zh", "unknown hair 'bobb'; choose one of: bob, bun (or 'any')")
+    # "发型不能是 'bobb'；可选：波波头、丸子头（或“任意”）"
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from avatar_studio.labels import Labels
+
+# the recipe's fields, named by the page's controls
+FIELDS = {"seed": "seed", "truncation": "creativity", "size": "size", "frame": "frame", "background": "background",
+          "border": "border", "frames": "frames", "recipe": "recipe_noun", "recipe A": "recipe_a", "recipe B": "recipe_b", "file": "file", "the link's recipe": "recipe_noun"}
+_ID = r"[\w-]+"
+
+
+def _field(labels: Labels, lang: str, name: str) -> str:
+    """A field's name in a language: an attribute, a control of the page, or the name as it is."""
+    if name in FIELDS:
+        return labels.ui(lang, FIELDS[name])
+    if name.startswith("'any' "):
+        return labels.attribute(lang, name[6:])
+    return labels.attribute(lang, name)
+
+
+def _listed(text: str, name: Callable[[str], str], sep: str) -> str:
+    return sep.join(name(item.strip()) for item in text.split(","))
+
+
+# (message shape, template key, how each named group is shown)
+def _shapes(labels: Labels, lang: str) -> list[tuple[re.Pattern, str, dict[str, Callable[[dict], str]]]]:
+    sep = labels.ui(lang, "list_separator")
+    attr = lambda g: labels.attribute(lang, g["attr"])
+    return [
+        (re.compile(rf"unknown (?P<attr>{_ID}) (?P<got>.+); choose one of: (?P<choices>.+) \(or 'any'\)$", re.S),
+         "bad_choice", {"attr": attr,
+                        "choices": lambda g: _listed(g["choices"], lambda c: labels.choice(lang, g["attr"], c), sep)}),
+        (re.compile(r"unknown attribute (?P<got>'[^']*'|\S+)[^;]*; choose from: (?P<choices>.+)$", re.S), "bad_attribute",
+         {"choices": lambda g: _listed(g["choices"], lambda c: labels.attribute(lang, c), sep)}),
+        (re.compile(r"unknown expression (?P<got>.+?); choose one of: (?P<choices>.+)$", re.S), "bad_expression",
+         {"choices": lambda g: _listed(g["choices"], lambda c: labels.expression(lang, c), sep)}),
+        (re.compile(r"unknown slider (?P<got>.+?); choose from: (?P<choices>.+)$", re.S), "bad_slider",
+         {"choices": lambda g: _listed(g["choices"], lambda c: labels.slider(lang, c), sep)}),
+        (re.compile(rf"(?P<field>{_ID}|'any' {_ID}) must be a colour like .+ or 'any', got (?P<got>.+)$", re.S),
+         "bad_colour", {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"slider (?P<name>.+) must be a number from (?P<lo>\S+) to (?P<hi>\S+), got (?P<got>.+)$", re.S),
+         "bad_slider_value", {"name": lambda g: labels.slider(lang, g["name"])}),
+        (re.compile(r"(?P<field>.+?) must be a whole number from (?P<lo>\S+) to (?P<hi>\S+), got (?P<got>.+)$", re.S),
+         "bad_whole", {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"(?P<field>.+?) must be a number from (?P<lo>\S+) to (?P<hi>\S+), got (?P<got>.+)$", re.S),
+         "bad_number", {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"size must be one of (?P<choices>.+), got (?P<got>.+)$", re.S), "bad_option",
+         {"field": lambda g: labels.ui(lang, "size")}),
+        (re.compile(r"frame must be one of: (?P<choices>.+), got (?P<got>.+)$", re.S), "bad_option",
+         {"field": lambda g: labels.ui(lang, "frame"),
+          "choices": lambda g: _listed(g["choices"], lambda c: labels.ui(lang, f"frame_{c}"), sep)}),
+        (re.compile(r"(?P<field>background|border) must be '(?P<none>\w+)' or a colour .+, got (?P<got>.+)$", re.S),
+         "bad_colour_or_none", {"field": lambda g: labels.ui(lang, g["field"]),
+                                "none": lambda g: labels.ui(lang, "transparent" if g["none"] == "transparent"
+                                                            else "frame_none")}),
+        (re.compile(r"(?P<field>.+?) is not valid JSON \(.*?line (?P<line>\d+) column (?P<column>\d+).*\)$", re.S),
+         "bad_json_at", {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"(?P<field>.+?) is not valid JSON \(.*\)$", re.S), "bad_json",
+         {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"(?P<field>.+?) must be JSON text, got (?P<got>.+)$", re.S), "not_text",
+         {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"(?P<field>.+?) is too large \((?:\d+ \w+; )?at most (?P<max>\d+)(?: bytes)?\)$", re.S), "too_large",
+         {"field": lambda g: _field(labels, lang, g["field"])}),
+        (re.compile(r"unknown recipe key (?P<got>.+?); allowed: (?P<choices>.+)$", re.S), "bad_key", {}),
+        (re.compile(r"recipe needs \"(?P<key>\w+)\"$"), "missing_key", {}),
+        (re.compile(r"recipe is for model (?P<got>.+), but (?P<loaded>.+) is loaded$", re.S), "other_model", {}),
+    ]
+
+
+def translate(labels: Labels, lang: str, message: str) -> str:
+    """``message`` in ``lang`` (English messages are already in English)."""
+    if lang == "en":
+        return message
+    for pattern, key, shown in _shapes(labels, lang):
+        m = pattern.match(message)
+        if m:
+            groups = {k: v for k, v in m.groupdict().items() if v is not None}
+            groups.update({name: show(groups) for name, show in shown.items()})
+            return labels.ui(lang, f"error_{key}").format(**groups)
+    return f"{labels.ui(lang, 'error_other')}{message}"
