@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -222,21 +223,30 @@ class AvatarStudio:
                for seed in seeds]
         return list(zip(out, self._paint(self._w([v.design for v in out]))))
 
-    def breed(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, from_b: list[str],
-              n: int = N_VARIATIONS) -> list[tuple[Recipe, Image.Image]]:
-        """n children of two designs: the attributes named in ``from_b`` as B shows them, every other one as
-        A shows it (choices and colours, "any" resolved by each parent's seed); each child has a seed of its
-        own, which draws what the labels leave open. Truncation, sliders and export settings are A's."""
+    def breed(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, from_a: list[str],
+              from_b: list[str], n: int = N_VARIATIONS) -> list[tuple[Recipe, Image.Image]]:
+        """n children of two designs. Each attribute named in ``from_a`` is as A shows it, each in ``from_b``
+        as B shows it ("any" resolved by that parent's seed); every other one each child takes from A or
+        from B at random (drawn from the child's own seed, which also draws what the labels leave open).
+        Truncation, sliders and export settings are A's. The same parents give the same children."""
         a, b = self.full_recipe(recipe_a), self.full_recipe(recipe_b)
-        if not isinstance(from_b, list) or not all(isinstance(k, str) for k in from_b):
-            raise ValueError("from_b must be a list of attribute names, e.g. [\"hair\", \"skin_color\"]")
-        bad = [k for k in from_b if k not in self.vocab.names]
-        if bad:
-            raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to take from B; "
-                             f"choose from: {', '.join(self.vocab.names)}")
-        spec = {k: (b.spec if k in from_b else a.spec)[k] for k in self.vocab.names}
+        for name, parts in (("from_a", from_a), ("from_b", from_b)):
+            if not isinstance(parts, list) or not all(isinstance(k, str) for k in parts):
+                raise ValueError(f"{name} must be a list of attribute names, e.g. [\"hair\", \"skin_color\"]")
+            bad = [k for k in parts if k not in self.vocab.names]
+            if bad:
+                raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to take from {name[-1].upper()}; "
+                                 f"choose from: {', '.join(self.vocab.names)}")
+        both = [k for k in from_a if k in from_b]
+        if both:
+            raise ValueError(f"{both[0]} cannot come from both A and B; choose one of them (or neither, to mix)")
         seeds = [(a.seed * 1_000_003 + b.seed * 7_919 + 104_729 * (i + 1)) % (2**31) for i in range(n)]
-        children = [self._stamp(replace(a, design=replace(a.design, seed=seed, spec=spec))) for seed in seeds]
+        children = []
+        for seed in seeds:
+            coin = random.Random(seed)                  # the child's own draw; the global RNG is left alone
+            spec = {k: (a.spec if k in from_a or (k not in from_b and coin.random() < 0.5) else b.spec)[k]
+                    for k in self.vocab.names}
+            children.append(self._stamp(replace(a, design=replace(a.design, seed=seed, spec=spec))))
         return list(zip(children, self._paint(self._w([c.design for c in children]))))
 
     def preview(self, recipe: dict | str | Recipe, attribute: str) -> list[tuple[str, Image.Image]]:

@@ -131,6 +131,11 @@ def _start_file(studio: AvatarStudio, recipe: dict) -> str:
     return str(path)
 
 
+def _saved(*recipes: object) -> bool:
+    """Whether every one of the designs saved as A and B is there (the morph and the breed need both)."""
+    return all(isinstance(r, str) and r.strip() for r in recipes)
+
+
 def _save(data: bytes, name: str) -> str:
     """Bytes into Gradio's cache folder (which the sweep empties); returns the path to serve."""
     return processing_utils.save_bytes_to_cache(data, name, gradio_utils.get_upload_folder())
@@ -345,20 +350,24 @@ class Designer:
     @_user_errors
     def morph(self, recipe_a: str, recipe_b: str, frames: float, lang: str = "en") -> str:
         """An animated GIF walking from recipe A to recipe B and back."""
-        if not (isinstance(recipe_a, str) and recipe_a.strip() and isinstance(recipe_b, str) and recipe_b.strip()):
-            raise ValueError(self.labels.ui(check_language(lang), "morph_needs_ab"))
+        if not _saved(recipe_a, recipe_b):
+            gr.Warning(self.labels.ui(check_language(lang), "morph_needs_ab"))
+            return gr.skip()
         frames = F.whole("frames", frames, 2, MORPH_MAX_FRAMES)
         a = self.studio.check_recipe(F.text("recipe A", recipe_a))
         check_work("a morph", 2 * frames - 2, min(a.size, 256))
         return _save(self.studio.morph(a, F.text("recipe B", recipe_b), frames), "morph.gif")
 
     @_user_errors
-    def breed(self, recipe_a: str, recipe_b: str, from_b: list[str], lang: str = "en") -> tuple[list, list[dict]]:
-        """Eight children of the designs saved as A and B: the parts ticked come from B, the rest from A."""
+    def breed(self, recipe_a: str, recipe_b: str, from_a: list[str], from_b: list[str],
+              lang: str = "en") -> tuple[list, list[dict]]:
+        """Eight children of the designs saved as A and B: the parts ticked under A come from A, those under
+        B from B, and each child takes every other part from one of them at random."""
         lang = check_language(lang)
-        if not (isinstance(recipe_a, str) and recipe_a.strip() and isinstance(recipe_b, str) and recipe_b.strip()):
-            raise ValueError(self.labels.ui(lang, "breed_needs_ab"))
-        pairs = self.studio.breed(F.text("recipe A", recipe_a), F.text("recipe B", recipe_b), from_b)
+        if not _saved(recipe_a, recipe_b):
+            gr.Warning(self.labels.ui(lang, "breed_needs_ab"))       # a note, not a red error on the gallery
+            return gr.skip(), gr.skip()
+        pairs = self.studio.breed(F.text("recipe A", recipe_a), F.text("recipe B", recipe_b), from_a, from_b)
         seed = self.labels.ui(lang, "seed")
         return [(im, f"{seed} {r.seed}") for r, im in pairs], [r.to_dict() for r, _ in pairs]
 
@@ -531,12 +540,16 @@ class Designer:
                 self._breed_section(lang)
 
     def _breed_section(self, lang: str) -> None:
-        """Breed the designs saved as A and B: which parts come from B, and eight children to adopt."""
+        """Breed the designs saved as A and B: which parts come from A, which from B, and eight children."""
         ui, w = functools.partial(self.labels.ui, lang), self.w
-        self._t(gr.Markdown(f"### {ui('breed')}"), value="breed")
-        w["from_b"] = self._tf(
-            gr.CheckboxGroup(self.attribute_choices(lang, self.names), value=[], label=ui("from_b"), elem_id="from-b"),
-            lambda lang: {"choices": self.attribute_choices(lang, self.names), "label": self.labels.ui(lang, "from_b")})
+        self._tf(gr.Markdown(f"### {ui('breed')}"), lambda lang: {"value": f"### {self.labels.ui(lang, 'breed')}"})
+        for key in ("from_a", "from_b"):
+            w[key] = self._tf(
+                gr.CheckboxGroup(self.attribute_choices(lang, self.names), value=[], label=ui(key),
+                                 info=ui("breed_info"), elem_id=key.replace("_", "-")),
+                functools.partial(lambda key, lang: {"choices": self.attribute_choices(lang, self.names),
+                                                     "label": self.labels.ui(lang, key),
+                                                     "info": self.labels.ui(lang, "breed_info")}, key))
         w["make_children"] = self._t(gr.Button(ui("make_children"), variant="primary", elem_id="make-children"),
                                      value="make_children")
         w["children"] = self._t(gr.Gallery(format="png", columns=4, allow_preview=False, label=ui("children"),
@@ -641,7 +654,7 @@ class Designer:
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
-        w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_b"], lang],
+        w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_a"], w["from_b"], lang],
                                  [w["children"], w["child_recipes"]], **HEAVY)
         then_step(w["children"].select(self.adopt, w["child_recipes"], form, **QUICK))
         texts = [component for component, _ in self._texts]

@@ -354,6 +354,7 @@ def test_breed_two_saved_designs_into_eight_children_and_adopt_one(sized, app_ur
     new_image(page, before)
     page.get_by_role("button", name="Save current as B").click()
     page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('\"seed\": 77'))")
+    page.locator("#from-a label", has_text="Hair").first.click()
     page.locator("#from-b label", has_text="Outfit").first.click()
     page.click("#make-children")
     page.wait_for_function("() => document.querySelectorAll('#children img').length === 8")

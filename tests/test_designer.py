@@ -100,10 +100,13 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
             designer.open_recipe(*junk)
 
 
-def test_morph_with_nothing_saved_says_what_to_do_in_the_pages_language(designer):
-    for lang, words in (("en", "Save a design as A"), ("zh", "保存为 A")):
-        with pytest.raises(gr.Error, match=words):
-            designer.morph("", "", 8, lang)
+def test_morph_with_nothing_saved_says_what_to_do_in_the_pages_language(designer, monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Warning", said.append)
+    for lang in ("en", "zh"):
+        assert designer.morph("", "", 8, lang) == gr.skip()
+    assert said == [designer.labels.ui("en", "morph_needs_ab"), designer.labels.ui("zh", "morph_needs_ab")]
+    assert said[0].startswith("Save a design as A") and said[1].startswith("请先用")     # as it is, no lead-in
 
 
 # ---- 7, 8: a friendly first face; randomise all, reset to any ----------------------------------
@@ -223,7 +226,7 @@ BAD_RECIPES = [({"seed": 1, "spec": {"hair": "bobb"}}, "发型"), ({"seed": 1, "
                ({"seed": 1, "spec": {"hair_color": "red"}}, "发色"), ({"seed": 1, "spec": {}, "border": "x"}, "描边"),
                ({"seed": 1, "spec": {}, "background": 3}, "背景"), ({"seed": 1, "spec": {}, "sliders": {"x": 1}}, "滑块"),
                ({"seed": 1}, "配方缺少"), ({"seed": 1, "spec": {}, "colour": 1}, "配方里不能有"),
-               ("{oops", "JSON"), ({"seed": 1, "spec": {}, "model": "other@1"}, "模型")]
+               ("{oops", "不是有效的 JSON"), ({"seed": 1, "spec": {}, "model": "other@1"}, "模型")]
 
 
 @pytest.mark.parametrize("bad,words", BAD_RECIPES)
@@ -247,30 +250,39 @@ def test_handler_errors_follow_the_pages_language(designer):
 
 
 # ---- the breed: parts from A and B, eight children --------------------------------------------------
-def test_breed_takes_the_ticked_parts_from_b_and_the_rest_from_a(designer, studio):
+def test_breed_takes_ticked_parts_from_their_parent_and_mixes_the_rest(designer, studio):
     hair, outfit = studio.attributes["hair"], studio.attributes["outfit"]
     a = {"seed": 3, "spec": {"hair": hair[0], "outfit": outfit[0], "hair_color": "#a55728"}, "size": 256}
     b = {"seed": 5, "spec": {"hair": hair[1], "outfit": outfit[1], "hair_color": "#2c1b18"}}
-    gallery, recipes = designer.breed(json.dumps(a), json.dumps(b), ["outfit", "hair_color"], "en")
+    gallery, recipes = designer.breed(json.dumps(a), json.dumps(b), ["hair"], ["outfit", "hair_color"], "en")
     assert len(gallery) == len(recipes) == 8 and len({r["seed"] for r in recipes}) == 8
     full_a, full_b = studio.resolve(a["spec"], 3), studio.resolve(b["spec"], 5)
     for r in recipes:
-        assert r["spec"] == {**full_a, "outfit": outfit[1], "hair_color": "#2c1b18"} and r["size"] == 256
+        assert r["spec"]["hair"] == hair[0] and r["spec"]["outfit"] == outfit[1] and r["size"] == 256
+        assert r["spec"]["hair_color"] == "#2c1b18" and set(r["spec"]) == set(studio.vocab.names)
+        assert all(r["spec"][k] in (full_a[k], full_b[k]) for k in r["spec"])           # every part from a parent
+    mixed = [k for k in studio.vocab.names if k not in ("hair", "outfit", "hair_color") and full_a[k] != full_b[k]]
+    assert mixed and all(len({r["spec"][k] for r in recipes}) == 2 for k in mixed[:3])   # both parents show up
     child = recipes[0]
     assert gallery[0][0].tobytes() == studio.design(child["spec"], child["seed"]).tobytes()
-    again = designer.breed(json.dumps(a), json.dumps(b), ["outfit", "hair_color"], "en")[1]
+    again = designer.breed(json.dumps(a), json.dumps(b), ["hair"], ["outfit", "hair_color"], "en")[1]
     assert again == recipes                                             # the same parents, the same children
     adopted = dict(zip(designer.fields, designer.adopt(recipes, gr.SelectData(None, {"index": 2, "value": None}))))
     assert adopted["seed"] == recipes[2]["seed"] and adopted["attr:outfit"] == outfit[1]
 
 
-def test_breed_says_what_to_do_with_fewer_than_two_saved_designs(designer):
+def test_breed_says_what_to_do_with_fewer_than_two_saved_designs(designer, monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Warning", said.append)
     one = json.dumps({"seed": 3, "spec": {}})
-    for lang, words in (("en", "Save a design as A and one as B"), ("zh", "分别保存为 A 和 B，再繁育")):
+    for lang in ("en", "zh"):
         for a, b in (("", ""), (one, ""), ("", one), ("  ", one)):
-            with pytest.raises(gr.Error, match=words):
-                designer.breed(a, b, [], lang)
+            assert designer.breed(a, b, [], [], lang) == (gr.skip(), gr.skip())
+    assert said == [designer.labels.ui("en", "breed_needs_ab")] * 4 + [designer.labels.ui("zh", "breed_needs_ab")] * 4
+    assert said[0].startswith("Save a design as A and one as B") and said[-1].startswith("请先用")
     with pytest.raises(gr.Error, match="没有 'ears' 这个属性；可选：发型"):
-        designer.breed(one, one, ["ears"], "zh")
+        designer.breed(one, one, [], ["ears"], "zh")
+    with pytest.raises(gr.Error, match="发型不能同时来自 A 和 B"):
+        designer.breed(one, one, ["hair"], ["hair"], "zh")
     with pytest.raises(gr.Error, match="from_b must be a list"):
-        designer.breed(one, one, "hair", "en")
+        designer.breed(one, one, [], "hair", "en")
