@@ -71,3 +71,40 @@ def principal_directions(residuals: torch.Tensor, k: int) -> tuple[torch.Tensor,
     residuals = residuals - residuals.mean(0, keepdim=True)
     _, s, vh = torch.linalg.svd(residuals, full_matrices=False)
     return vh[:k].contiguous(), (s[:k] / math.sqrt(max(len(residuals) - 1, 1))).contiguous()
+
+
+def _steered(color_layer: torch.nn.Linear, directions: Directions) -> tuple[int, torch.Tensor]:
+    """The free colour the directions move most, and its logits' Jacobian (3, D) in slider units."""
+    moves = directions.vectors * directions.scales[:, None]                      # (D, w_dim)
+    n = color_layer.out_features // 3
+    jac = (color_layer.weight @ moves.T.to(color_layer.weight)).view(n, 3, -1)    # (F, 3, D)
+    slot = int(jac.flatten(1).norm(dim=1).argmax())
+    return slot, jac[slot]
+
+
+@torch.no_grad()
+def steered_color(style: torch.Tensor, color_layer: torch.nn.Linear, directions: Directions) -> tuple[float, ...]:
+    """The colour ``steer_color`` steers, as ``style`` (w_dim,) paints it now (RGB in [0, 1])."""
+    slot, _ = _steered(color_layer, directions)
+    return tuple(torch.sigmoid(color_layer(style[None].to(color_layer.weight))).view(-1, 3)[slot].tolist())
+
+
+@torch.no_grad()
+def steer_color(style: torch.Tensor, color_layer: torch.nn.Linear, directions: Directions,
+                rgb: tuple[float, float, float]) -> dict[str, float]:
+    """Slider values that bring a free palette colour as near to ``rgb`` as the sliders reach.
+
+    The free colours are ``sigmoid(color_layer(style))`` (F colours, 3 channels each), and the sliders
+    move ``style`` in a straight line, so in logit space a colour is linear in the slider values:
+    ``logit = base + J v`` with ``J`` (3, D). The colour steered is the one the directions move most
+    (on the shipped model: the colour of hats and glasses); least squares gives ``v``, clamped to the
+    slider range and rounded to the sliders' 0.1 steps. ``style`` (w_dim,) is the design's own.
+    """
+    if not directions.names:
+        raise ValueError("this model has no slider directions to steer a colour with")
+    slot, jac = _steered(color_layer, directions)
+    base = color_layer(style[None].to(color_layer.weight)).view(-1, 3)[slot]     # (3,) logits
+    want = torch.logit(torch.tensor(rgb).clamp(0.02, 0.98).to(base))             # (3,)
+    values = torch.linalg.lstsq(jac, (want - base)[:, None]).solution[:, 0]      # (D,)
+    lo, hi = SLIDER_RANGE
+    return {name: round(float(v.clamp(lo, hi)), 1) for name, v in zip(directions.names, values)}

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from avatar_studio import controls, cpu, weights
-from avatar_studio.attributes import Vocabulary
+from avatar_studio.attributes import Vocabulary, hex_to_rgb, parse_color, rgb_to_hex
 from avatar_studio.generator import Generator
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, svg_text, tensor_to_images
 from avatar_studio.recipe import Design, Recipe, check_seed, parse_recipe
@@ -208,6 +208,24 @@ class AvatarStudio:
         r = self.check_recipe(recipe)
         full = replace(r.design, spec=self.vocab.resolve(r.spec, self.latent(r.seed)))
         return self._stamp(replace(r, design=full, model=self.model_id))
+
+    @torch.inference_mode()
+    def steer_color(self, recipe: dict | str | Recipe, color: str) -> dict[str, float]:
+        """Slider values that turn the colour the slider directions move (on the shipped model: hats and
+        glasses, which the vocabulary does not condition) as near to ``color`` as they reach, for this
+        recipe's seed, spec and truncation. Set them as the recipe's sliders; another seed needs new ones."""
+        r = self.check_recipe(recipe)
+        rgb = hex_to_rgb(parse_color("colour", color))
+        style = self._w([replace(r.design, sliders={})])[0, :self.config.w_dim]
+        return controls.steer_color(style, self.generator.free_color, self.directions, rgb)
+
+    @torch.inference_mode()
+    def steered_color(self, recipe: dict | str | Recipe) -> str:
+        """The colour ``steer_color`` steers, as the recipe (its sliders included) paints it ("#rrggbb")."""
+        if not self.directions.names:
+            raise ValueError("this model has no slider directions to steer a colour with")
+        style = self._w([self.check_recipe(recipe).design])[0, :self.config.w_dim]
+        return rgb_to_hex(controls.steered_color(style, self.generator.free_color, self.directions))
 
     # ---- exploring ----------------------------------------------------------------------
     def variations(self, recipe: dict | str | Recipe, locked: list[str],

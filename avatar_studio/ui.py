@@ -213,6 +213,12 @@ class Designer:
         return parse_color("colour", color), False
 
     @_user_errors
+    def steer(self, color: str, *values: Any) -> list[float]:
+        """The hat & glasses colour picked: the slider values that paint it (for this seed and spec)."""
+        sliders = self.studio.steer_color(self.form.recipe_of(values), color)
+        return [sliders[s] for s in self.sliders]
+
+    @_user_errors
     def use_background(self, color: str) -> str:
         """A background colour picked: switch the background from transparent to that colour."""
         parse_color("background", color)
@@ -461,6 +467,10 @@ class Designer:
                         gr.HTML("", html_template=SWATCH_HTML, js_on_load=SWATCH_JS, elem_id=f"swatches-{name}",
                                 **self.swatch_props(lang, name)),
                         functools.partial(self.swatch_props, name=name))
+            if self.sliders:       # a colour the vocabulary does not condition, reached through the sliders
+                w["steer"] = self._t(gr.ColorPicker(self.studio.steered_color(self.form.start), label=ui("steer_color"),
+                                                    info=ui("steer_color_info"), elem_id="steer-color"),
+                                     label="steer_color", info="steer_color_info")
         with self._t(gr.Accordion(ui("latent")), label="latent"):
             with gr.Row(equal_height=True):
                 w["seed"] = self._t(gr.Number(start["seed"], label=ui("seed"), precision=0, minimum=SEED_RANGE[0],
@@ -623,6 +633,10 @@ class Designer:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **QUICK))
+        if "steer" in w:
+            for event in (w["steer"].input, w["steer"].blur):
+                then_step(event(self.steer, [w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
+                                trigger_mode="always_last", **QUICK))
         then_step(w["expression"].input(self.set_expression, w["expression"],
                                         [*(w[f"attr:{a}"] for a in self.parts), w["advanced"]], **QUICK))
         then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))

@@ -297,6 +297,22 @@ def test_tab_from_a_dropdown_goes_to_the_next_control_and_typing_filters(page, a
     assert shown_recipe(page)["spec"]["hair"] == "hijab"
 
 
+def test_the_hat_and_glasses_colour_picker_sets_the_sliders(page, app_url):
+    page.goto(app_url)
+    before = image_src(page)
+    page.click("#steer-color button.dialog-button")
+    field = page.locator("#steer-color input[type=text]")
+    field.fill("#3f6fd8")
+    field.press("Enter")
+    page.mouse.click(5, 5)
+    new_image(page, before)
+    for _ in range(50):
+        if shown_recipe(page).get("sliders"):
+            break
+        page.wait_for_timeout(100)
+    assert shown_recipe(page)["sliders"]                        # the picked colour is slider values in the recipe
+
+
 def test_custom_expression_opens_eyes_eyebrows_and_mouth(page, app_url):
     page.goto(app_url)
     image_src(page)

@@ -212,6 +212,33 @@ def test_every_colour_has_swatches_named_in_both_languages(designer, studio):
     assert designer.swatch_props("en", "hair_color")["swatches"][0]["name"] == "Auburn"
 
 
+def test_hat_and_glasses_colour_is_picked_through_the_sliders(designer, studio):
+    recipe = {"seed": 11, "spec": {}}
+    first = studio.sliders[0]
+    target = studio.steered_color({**recipe, "sliders": {first: 1.0}})       # a colour the sliders reach
+    assert target != studio.steered_color(recipe)
+    found = studio.steer_color(recipe, target)
+    got = hex_to_rgb(studio.steered_color({**recipe, "sliders": found}))
+    assert max(abs(a - b) for a, b in zip(got, hex_to_rgb(target))) * 255 <= 8, (found, target)   # 0.1 steps
+    still = studio.steer_color(recipe, studio.steered_color(recipe))           # the colour it has: (nearly) no move
+    assert all(abs(v) <= 0.3 for v in still.values()), still
+    assert designer.steer(target, *values(designer, recipe)) == [found[s] for s in studio.sliders]
+    with pytest.raises(gr.Error, match="colour must be a colour like"):
+        designer.steer("red", *values(designer, recipe))
+
+
+@pytest.mark.slow
+def test_the_shipped_hat_and_glasses_picker_lands_near_the_colour(shipped_studio):
+    errors = []
+    for seed in range(4):
+        for target in ("#d93b3b", "#3f6fd8", "#f2d13d", "#8e5bd0"):
+            recipe = {"seed": seed, "spec": {"hair": "winterHat1"}}
+            sliders = shipped_studio.steer_color(recipe, target)
+            got = hex_to_rgb(shipped_studio.steered_color({**recipe, "sliders": sliders}))
+            errors.append(max(abs(a - b) for a, b in zip(got, hex_to_rgb(target))) * 255)
+    assert sorted(errors)[len(errors) // 2] <= 10, errors             # measured: median 5.0 over 192 (runs/steer_eval)
+
+
 # ---- 13: Custom expression, errors in the page's language ----------------------------------------
 def test_custom_expression_keeps_the_parts_and_opens_them(designer):
     out = designer.set_expression("custom")
