@@ -155,7 +155,8 @@ class Designer:
 
     def say(self, error: Exception, lang: object) -> str:
         """An error for the page, in its language (English when the language is not a known one)."""
-        return _message(translate(self.labels, lang if lang in LANGUAGES else "en", str(error)))
+        known = isinstance(lang, str) and lang in LANGUAGES             # junk from outside the page: English
+        return _message(translate(self.labels, lang if known else "en", str(error)))
 
     def form_of(self, recipe) -> list:
         """Control values showing a recipe; a recipe of another model version says so in a toast."""
