@@ -162,3 +162,12 @@ def test_cli_style_flag(two_styles, tmp_path, capsys):
     assert cli_main(["design", "--recipe", str(recipe), "--style", "cartoon", "--weights", str(two_styles),
                      "--out", str(out)]) == 2
     assert "unknown style 'cartoon'; choose one of: avataaars, big-smile" in capsys.readouterr().err
+
+
+def test_benchmark_times_a_style_beside_the_main_weights(two_styles, capsys):
+    from benchmarks import design as benchmark_design
+    benchmark_design.main(["--weights", str(two_styles), "--n", "3", "--style", "big-smile"])
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["style"] == "big-smile" and r["design_ms_median"] > 0 and r["dicebear_resvg_ms_median"] > 0
+    benchmark_design.main(["--weights", str(two_styles.parent / "big-smile"), "--n", "3"])  # a style folder alone
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["style"] == "big-smile"

@@ -180,13 +180,16 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     if studio.resolution != size or data_size != size:
         log(f"note: model {studio.resolution} px, data {data_size} px, classifier {size} px: resized to {size}")
     style = read_style(data)
+    if studio.vocab.style_name != style:
+        raise TrainError(f"{data} holds {style} renders, but the model in {weights} draws {studio.vocab.style_name}")
     names = list(vocab.categorical)
     labels = [{k: row[k] for k in vocab.names} for row in rows]
+    styled = [{"style": style, **lab} for lab in labels]  # what the studio is asked for: this style
     seeds = list(range(n))
     index, rgb = vocab.encode(labels)
 
     log(f"generating {n} avatars for the specs of {data} ...")
-    p_gen = predict(model, generate(studio, labels, seeds, size))
+    p_gen = predict(model, generate(studio, styled, seeds, size))
     p_real = predict(model, load_images(data, rows, size))
 
     log(f"re-rendering {n} real avatars with other unlabelled choices, and {n} edits ...")
@@ -198,9 +201,9 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     p_real_edit = predict(model, pil_to_uint8(
         [render_image(lab, h, data_size, style) for lab, h in zip(edited_labels, hidden)], size))
     log("generating the edits and the 'any' avatars ...")
-    p_gen_edit = predict(model, generate(studio, edited_labels, seeds, size))
-    p_any = predict(model, generate(studio, [{}] * n, seeds, size))
-    ms = time_design(studio, labels, timing_runs)
+    p_gen_edit = predict(model, generate(studio, [{"style": style, **lab} for lab in edited_labels], seeds, size))
+    p_any = predict(model, generate(studio, [{"style": style}] * n, seeds, size))
+    ms = time_design(studio, styled, timing_runs)
 
     acc_gen = classifier.accuracy(model, p_gen, index, rgb)
     acc_real = classifier.accuracy(model, p_real, index, rgb)
