@@ -383,6 +383,7 @@ class Designer:
                 with gr.Column(scale=3, min_width=320, elem_id="avatar-col"):   # pinned (style.css)
                     self._avatar(start, "en")
             self._tools("en")
+            self._style_credits()
             self._wire(demo)
         return demo
 
@@ -639,6 +640,13 @@ class Designer:
                                                     elem_id="style-thumbnails"), label="style_info")
             if multi:
                 w["style"] = gr.Radio(self.form.styles, value=start["style"], show_label=False, elem_id="style")
+
+    def _style_credits(self) -> None:
+        """The footer's credit line of each loaded style's artwork, as its DiceBear style file states it
+        (several styles only; the credits of the first style are in the README and model card)."""
+        lines = [f"- {s}: {html.escape(self.studio.model(s).vocab.credit.get('text', ''), quote=False)}"
+                 for s in self.form.styles if self.studio.model(s).vocab.credit]
+        gr.Markdown("\n".join(lines), visible=self.form.multi and bool(lines), elem_id="style-credits")
 
     def _wire_styles(self, form: list, then_step: Callable) -> None:
         if not self.form.multi:

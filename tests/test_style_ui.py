@@ -16,13 +16,17 @@ def plain(values: list) -> list:
 @pytest.fixture(scope="module")
 def page(styled_studio):
     designer = Designer(styled_studio)
-    designer.build()
+    designer.demo = designer.build()
     return designer
+
+
+def credits_of(demo) -> gr.Markdown:
+    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "style-credits")
 
 
 def test_one_style_page_has_no_picker(studio):
     designer = Designer(studio)
-    designer.build()
+    assert credits_of(designer.build()).visible is False
     assert "style" not in designer.fields and "style" not in designer.w
     assert designer.w["style_gallery"].parent.visible is False           # the picker's accordion is hidden
     values, _ = designer.form.values_of({"seed": 1, "spec": {"hair": "bob"}})
@@ -36,6 +40,8 @@ def test_the_picker_offers_every_style_with_a_thumbnail(page, styled_studio):
     thumbnails = page.style_thumbnails(recipe)
     assert [caption for _, caption in thumbnails] == ["avataaars", "big-smile"]
     assert all(im.size == (styled_studio.resolution,) * 2 for im, _ in thumbnails)
+    credits = credits_of(page.demo)                   # the footer credits each style's artwork (CC BY 4.0)
+    assert credits.visible is not False and "Ashley Seo" in credits.value and "CC BY 4.0" in credits.value
 
 
 def test_switching_style_keeps_the_person_and_shows_that_styles_controls(page, styled_studio):
