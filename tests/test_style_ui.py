@@ -72,3 +72,19 @@ def test_a_bad_style_is_a_clear_error(page, styled_studio):
     recipe = styled_studio.full_recipe({"seed": 1, "spec": {}, "size": 128}).to_json()
     with pytest.raises(gr.Error, match="unknown style 'micah'; choose one of: avataaars, big-smile"):
         page.switch_style(recipe, "micah", "en")
+
+
+def test_design_endpoint_and_live_step_carry_the_style(page, styled_studio):
+    from pathlib import Path
+
+    from avatar_studio import form as F, pngrecipe as P
+    from avatar_studio.form import EMPTY_HISTORY
+    recipe = styled_studio.full_recipe({"seed": 2, "spec": {"style": "big-smile", "hair": "mohawk"}, "size": 128})
+    assert Path(page.design(recipe.to_json())).read_bytes() == styled_studio.render_png(recipe)   # /design
+    values = plain(page.form_of(recipe))
+    image, _, text, code, expression, _ = page.step(EMPTY_HISTORY, *values)                      # the live page
+    carried = P.recipe_in(Path(image).read_bytes())
+    shared = F.from_share_code(code)                                                             # ?r= link
+    assert styled_studio.check_recipe(carried).spec["style"] == styled_studio.check_recipe(shared).spec["style"] \
+        == "big-smile"
+    assert styled_studio.render_png(carried) == styled_studio.render_png(text) == styled_studio.render_png(shared)
