@@ -308,10 +308,11 @@ class Designer:
 
     @_user_errors
     def sticker_pack(self, recipe: str) -> str:
-        """A ZIP of PNGs: this face in every expression preset."""
+        """A ZIP of PNGs: this face in every expression preset (and in every style, on a page of several)."""
         r = self.studio.check_recipe(F.text("recipe", recipe))
-        check_work("a sticker pack", len(self.expressions), r.size)
-        return _save(self.studio.sticker_pack(r), f"stickers-{r.seed}.zip")
+        styles = self.form.styles if self.form.multi else [self.form.main]
+        check_work("a sticker pack", sum(len(self.form.presets(s)) for s in styles), r.size)
+        return _save(self.studio.sticker_pack(r, every_style=self.form.multi), f"stickers-{r.seed}.zip")
 
     @_user_errors
     def recipe_file(self, recipe: str) -> str:
@@ -609,6 +610,8 @@ class Designer:
                 out.append(gr.update(value=value, choices=self.choices(lang, name, style), visible=name in has))
             elif kind in ("any", "color"):
                 out.append(gr.update(value=value, visible=name in has))
+            elif kind == "slider":       # the sliders are the main style's directions
+                out.append(gr.update(value=value, visible=style == self.form.main))
             else:
                 out.append(value)
         return out

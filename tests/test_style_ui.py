@@ -53,6 +53,8 @@ def test_switching_style_keeps_the_person_and_shows_that_styles_controls(page, s
     by_field = dict(zip(page.fields, out))
     assert by_field["style"] == "big-smile"
     assert by_field["attr:outfit"]["visible"] is False and by_field["any:outfit_color"]["visible"] is False
+    sliders = [f for f in page.fields if f.startswith("slider:")]
+    assert sliders and all(by_field[f]["visible"] is False for f in sliders)      # the main style's directions
     hair = by_field["attr:hair"]
     assert hair["visible"] is True and [c for _, c in hair["choices"]][1:] == styled_studio.style_controls("big-smile")["hair"]
     assert hair["choices"][0][1] == "any"
@@ -66,6 +68,15 @@ def test_switching_style_keeps_the_person_and_shows_that_styles_controls(page, s
         page.set_expression("silly", "big-smile")
     back = styled_studio.check_recipe(form.recipe_of(plain(page.switch_style(moved.to_json(), "avataaars", "en"))))
     assert "style" not in back.spec and back.spec["hair_color"] == "#123456" and back.spec["eyes"] == "happy"
+
+
+def test_the_sticker_pack_of_a_several_style_page_holds_every_style(page, styled_studio):
+    import io
+    import zipfile
+    from pathlib import Path
+    recipe = styled_studio.full_recipe({"seed": 1, "spec": {"style": "big-smile"}, "size": 128}).to_json()
+    names = zipfile.ZipFile(io.BytesIO(Path(page.sticker_pack(recipe)).read_bytes())).namelist()
+    assert "happy.png" in names and "avataaars/happy.png" in names and "avataaars/silly.png" in names
 
 
 def test_a_bad_style_is_a_clear_error(page, styled_studio):
