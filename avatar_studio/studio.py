@@ -154,7 +154,7 @@ class AvatarStudio:
         if any(m is None for m in self.maps.values()):
             lacking = [name for name, m in self.maps.items() if m is None]
             raise ValueError(f"the weights of style {lacking[0]} carry no identity tags: restyle needs them "
-                             f"(convert the folder with python -m train.legacy --identity)")
+                             f"(record it once: python -m train.legacy OLD_FOLDER NEW_FOLDER)")
         S.check_controls(self.maps[source.style], rest)
         return S.restyle({"style": source.style, **source.vocab.validate(rest)}, style, self.maps)
 

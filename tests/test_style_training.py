@@ -96,3 +96,16 @@ def test_the_shipped_config_records_its_artwork():
     other = type(shipped)(**{**shipped.__dict__, "vocabulary": {**bare, "style": "micah"}})
     with pytest.raises(TrainError, match="not the micah declaration's"):
         record_artwork(other)
+
+
+def test_the_vocabulary_keeps_its_artwork_record_through_save_and_load():
+    from avatar_studio.attributes import Vocabulary
+    declared = styles.vocabulary("adventurer")
+    vocab = Vocabulary.from_dict(json.loads(json.dumps(declared)))
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict(), sort_keys=True)))  # as config.json stores it
+    assert again == vocab and again.style == "adventurer" and again.style_name == "adventurer"
+    assert again.identity == declared["identity"] and again.dicebear == declared["dicebear"]
+    assert again.credit == declared["credit"] and list(again.categorical) == list(declared["categorical"])
+    old = Vocabulary.from_dict({k: v for k, v in declared.items() if k not in ("style", "dicebear", "identity", "credit")})
+    assert old.style is None and old.style_name == "avataaars" and set(old.to_dict()) == {
+        "categorical", "colors", "palettes", "color_sources", "expressions"}      # as before styles
