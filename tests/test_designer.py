@@ -253,7 +253,7 @@ BAD_RECIPES = [({"seed": 1, "spec": {"hair": "bobb"}}, "发型"), ({"seed": 1, "
                ({"seed": 1, "spec": {"hair_color": "red"}}, "发色"), ({"seed": 1, "spec": {}, "border": "x"}, "描边"),
                ({"seed": 1, "spec": {}, "background": 3}, "背景"), ({"seed": 1, "spec": {}, "sliders": {"x": 1}}, "滑块"),
                ({"seed": 1}, "配方缺少"), ({"seed": 1, "spec": {}, "colour": 1}, "配方里不能有"),
-               ("{oops", "不是有效的 JSON"), ({"seed": 1, "spec": {}, "model": "other@1"}, "模型")]
+               ("{oops", "不是有效的 JSON"), ({"seed": 1, "spec": {"style": "cubist"}}, "没有 'cubist' 这种风格"), ({"seed": 1, "spec": {}, "model": "other@1"}, "模型")]
 
 
 @pytest.mark.parametrize("bad,words", BAD_RECIPES)
