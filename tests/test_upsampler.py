@@ -41,7 +41,7 @@ def head(studio):
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
-def test_tiled_painting_equals_the_whole_image_maths(studio, head, logits, factor):
+def test_sparse_painting_equals_the_whole_image_maths(studio, head, logits, factor):
     """The fast path (softmax near edges only) gives the training maths' pixels, to 8 bits."""
     size = studio.resolution * factor
     with torch.inference_mode():

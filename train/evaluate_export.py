@@ -178,7 +178,7 @@ def training_note(run: Path) -> str:
     return (f"Training (`{run}`{': ' + data if data else ''}{warm}): {last['step']} steps of {cfg['batch']} crops ({cfg['crop']} px native windows, "
             f"{cfg['crops']} per avatar) in {last['minutes']:.0f} min on one CPU thread; head {cfg['layers']} x "
             f"{cfg['width']} channels, x{cfg['factor']} pixel shuffle; lr {cfg['lr']}; loss L1 on mid-grey + {cfg['grad']} x "
-            f"gradient L1; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
+            f"gradient L1{f' + {gms} x GMSD per crop' if (gms := cfg.get('gms', 0.0)) else ''}; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
             f"{last['sharpness'][1]:.2f} (beyond).")
 
 

@@ -1,14 +1,14 @@
 """Stage 5: train the export upsampler (generator palette logits at 128 px -> crisp 512 / 1024 px).
 
-Example (the shipped one: 1500 avatars at 512 px, the first 1000 of them at 1024 px, then
-65 + 16 minutes on one core):
+Example (the shipped one: 1500 avatars at 512 px, the first 1000 of them at 1024 px; the first
+head, then a warm-started stage that also minimises each crop's GMSD, on one core):
     python -m train.render_dataset --out data/up512 --n 1500 --size 512 --seed 11 --workers 1
     python -m train.render_dataset --out data/up1024 --n 1000 --size 1024 --seed 11 --workers 1
     python -m train.upsample --data data/up512 data/up1024 --weights weights/avatar-studio \\
         --out runs/up1 --steps 8000 --minutes 65
     python -m train.upsample ... --resume          # continue a stopped run from its last checkpoint
-    python -m train.upsample --data data/up512 data/up1024 --out runs/up2 --init_from runs/up1 \\
-        --lr 5e-4 --grad 2 --steps 1800 --minutes 16 --export weights/avatar-studio  # warm-started stage
+    python -m train.upsample --data data/up512 data/up1024 --out runs/up3 --init_from weights/avatar-studio \\
+        --lr 5e-4 --grad 2 --gms 0.3 --steps 4000 --minutes 50 --export weights/avatar-studio
 
 Training pairs are exact and free: every row of a rendered folder records its labels and its
 unlabelled choices (hat colour, accessory colour, shirt graphic), so the generator of --weights
@@ -17,7 +17,9 @@ holds the vector art's own render at 512 or 1024 px. Several folders of the same
 --seed; a later folder may hold only the first rows, a smaller --n) train every size at once.
 Each row gives --crops fixed windows; a step takes --batch of them (fewer at larger sizes: the
 same pixel count per size). The head starts as plain logit upsampling (its output layer is zero) and learns the
-residual logits; the loss is L1 of the RGBA composited on mid-grey plus L1 of its gradients.
+residual logits; the loss is L1 of the RGBA composited on mid-grey, plus --grad x L1 of its
+gradients, plus --gms x its GMSD per crop (``train.losses.gmsd``, the evaluation's edge metric).
+--init_from starts from another run's newest checkpoint or from a weights folder's upsampler.
 --export writes upsampler.json + upsampler.safetensors into a weights folder (and its checksums).
 """
 from __future__ import annotations
