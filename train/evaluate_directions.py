@@ -10,6 +10,10 @@ colour moves by more than 24/255 (in any channel), the mean change of those pixe
 the mean colour of the changed pixels at both ends (so a name can say "darker" or "redder"). A
 direction that changes pixels on every kind of avatar is named by that; one that changes only a
 part should be shown with that part only.
+
+``--steer N`` also measures the page's hat & glasses colour picker (``AvatarStudio.steer_color``):
+for N seeds x 4 kinds x 8 target colours, the steered colour's error (largest channel, 0-255) and
+how often a slider hits its +-3 limit (a colour out of reach).
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avatar_studio.attributes import rgb_to_hex
+from avatar_studio.attributes import hex_to_rgb, rgb_to_hex
 from avatar_studio.studio import AvatarStudio
 from train.errors import TrainError, stage_main
 
@@ -67,6 +71,25 @@ def measure(studio: AvatarStudio, n: int, amount: float) -> dict:
     return report
 
 
+TARGETS = ("#d93b3b", "#3f6fd8", "#4caf50", "#f2d13d", "#2c1b18", "#ffffff", "#8e5bd0", "#ff488e")
+
+
+def measure_steer(studio: AvatarStudio, seeds: int) -> dict:
+    """The colour picker's error over seeds x kinds x TARGETS (largest channel, 0-255)."""
+    errors, limited = [], 0
+    for kind, specs in kinds(studio).items():
+        for seed in range(seeds):
+            recipe = {"seed": seed, "spec": specs[seed % len(specs)]}
+            for target in TARGETS:
+                sliders = studio.steer_color(recipe, target)
+                limited += any(abs(v) >= 3.0 for v in sliders.values())
+                got = hex_to_rgb(studio.steered_color({**recipe, "sliders": sliders}))
+                errors.append(max(abs(a - b) for a, b in zip(got, hex_to_rgb(target))) * 255)
+    e = np.sort(np.array(errors))
+    return {"picks": len(e), "median": round(float(np.median(e)), 1), "p90": round(float(np.percentile(e, 90)), 1),
+            "worst": round(float(e[-1]), 1), "at_slider_limit": limited}
+
+
 @stage_main("python -m train.evaluate_directions")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate_directions", description=__doc__,
@@ -74,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, default=Path("weights/avatar-studio"))
     parser.add_argument("--n", type=int, default=24, help="seeds per kind of avatar (default 24)")
     parser.add_argument("--amount", type=float, default=2.0, help="slider value, each way (default 2)")
+    parser.add_argument("--steer", type=int, default=0, help="seeds per kind for the colour picker (default 0: skip)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     studio = AvatarStudio.from_pretrained(args.weights, device="cpu")
@@ -86,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:16} {kind:20} {r['changed_share']:8.1%} {r['mean_change']:6.1f}  "
                   f"{r['colour_low']} -> {r['colour_high']}")
     print(json.dumps(report))
+    if args.steer:
+        steer = measure_steer(studio, args.steer)
+        print(f"hat & glasses picker, {steer['picks']} picks: error median {steer['median']}, 90th pct {steer['p90']}, "
+              f"worst {steer['worst']} (0-255); a slider at its limit in {steer['at_slider_limit']}")
 
 
 if __name__ == "__main__":
