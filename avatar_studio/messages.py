@@ -19,7 +19,8 @@ from avatar_studio.labels import Labels
 
 # the recipe's fields, named by the page's controls
 FIELDS = {"seed": "seed", "truncation": "creativity", "size": "size", "frame": "frame", "background": "background",
-          "border": "border", "frames": "frames", "recipe": "recipe_noun", "recipe A": "recipe_a", "recipe B": "recipe_b", "file": "file", "the link's recipe": "recipe_noun"}
+          "border": "border", "frames": "frames", "recipe": "recipe_noun", "recipe A": "recipe_a",
+          "recipe B": "recipe_b", "file": "file", "the link's recipe": "recipe_noun"}
 _ID = r"[\w-]+"
 
 
