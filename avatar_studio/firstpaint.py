@@ -10,7 +10,7 @@ it goes when the live image has loaded and nothing covers it. A link to another 
 (``?r=``, ``?recipe=``) or another design kept in this browser removes it before the first
 paint: the visitor never sees a face that is not theirs.
 
-    html = placeholder(png, {"en": "Your avatar", "zh": "你的头像"}, start_code)
+    html = placeholder(webp, {"en": "Your avatar", "zh": "你的头像"}, start_code)
     Middleware(FirstPaint, html=html)               # serving.launch adds it for a demo that has one
 """
 from __future__ import annotations
@@ -56,10 +56,11 @@ requestAnimationFrame(follow);
 })();</script>""".replace("SHOWN", SHOWN_JS)
 
 
-def placeholder(png: bytes, alts: dict[str, str], start_code: str) -> str:
-    """The placeholder's HTML: the start avatar ``png``, its alt text in each language, and the share
-    code of the start design (a link or a kept design with this code shows the same face)."""
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def placeholder(webp: bytes, alts: dict[str, str], start_code: str) -> str:
+    """The placeholder's HTML: the start avatar (``webp``: the live image's bytes), its alt text in
+    each language, and the share code of the start design (a link or a kept design with this code
+    shows the same face)."""
+    src = "data:image/webp;base64," + base64.b64encode(webp).decode("ascii")
     return (f'<div id="first-avatar" data-start="{html_lib.escape(start_code)}" '
             f'data-alts="{html_lib.escape(json.dumps(alts, ensure_ascii=False))}">'
             f'<img src="{src}" alt="{html_lib.escape(alts["en"])}"></div>{STYLE}{SCRIPT}')

@@ -39,7 +39,7 @@ from avatar_studio.fair import check_work
 from avatar_studio.firstpaint import placeholder
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
 from avatar_studio.guard import HEAVY_LANE
-from avatar_studio.imaging import png_bytes
+from avatar_studio.imaging import webp_bytes
 from avatar_studio.labels import LANGUAGES, Labels, check_language
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
@@ -148,9 +148,10 @@ class Designer:
     @_user_errors
     def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, dict]:
         """Render what the controls say for the screen (``studio.render_live``: the chosen frame and
-        background, at most 256 px, no upsampler); recorded for undo. The export is made on Download."""
+        background, at most 256 px, no upsampler; lossless WebP); recorded for undo. The export is
+        made on Download."""
         r = self.studio.check_recipe(self.form.recipe_of(values))
-        path = _save(png_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.png")
+        path = _save(webp_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.webp")
         return path, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
 
     @_user_errors
@@ -444,10 +445,10 @@ class Designer:
         ui, w = functools.partial(self.labels.ui, lang), self.w
         w["history"], w["previewed"] = gr.State(EMPTY_HISTORY), gr.State(None)
         begin = self.studio.check_recipe(self.form.recipe_of(self.form_of(self.form.start)))   # as step makes it
-        start_png = png_bytes(self.studio.render_live(begin))
-        first = _start_file(start_png, "avatar-start-live.png")      # no empty box while the page wakes up
+        start_picture = webp_bytes(self.studio.render_live(begin))
+        first = _start_file(start_picture, "avatar-start-live.webp")   # no empty box while the page wakes up
         # ... and none before Gradio's front end has started: the start avatar in the page's HTML
-        self.first_paint = placeholder(start_png, {lang: self.labels.ui(lang, "avatar") for lang in LANGUAGES},
+        self.first_paint = placeholder(start_picture, {lang: self.labels.ui(lang, "avatar") for lang in LANGUAGES},
                                        F.share_code(begin.to_json()))
         w["image"] = self._t(gr.Image(first, type="filepath", format="png", interactive=False, label=ui("avatar"),
                                       buttons=["fullscreen"], elem_id="avatar"), label="avatar")

@@ -176,7 +176,7 @@ def test_the_page_arrives_with_the_first_avatar_in_it(studio):
     demo = d.build()
     avatar = next(c for c in demo.get_config_file()["components"] if c["props"].get("elem_id") == "avatar")
     value = avatar["props"]["value"]
-    assert value and value["path"].endswith(".png")
+    assert value and value["path"].endswith(".webp")
     data = open(value["path"], "rb").read()
     first_step = d.step(dict(EMPTY_HISTORY), *d.form_of(d.form.start))[0]
     assert Image.open(io.BytesIO(data)).tobytes() == Image.open(first_step).tobytes()
@@ -205,7 +205,7 @@ def test_the_pages_html_gets_the_first_avatar_and_nothing_else_changes():
         await send({"type": "http.response.body", "body": body[:10], "more_body": True})
         await send({"type": "http.response.body", "body": body[10:]})
 
-    html = placeholder(b"\x89PNG-bytes", {"en": "Your avatar", "zh": "你的头像"}, "abc")
+    html = placeholder(b"RIFF-webp-bytes", {"en": "Your avatar", "zh": "你的头像"}, "abc")
     assert 'alt="Your avatar"' in html and 'data-start="abc"' in html and "http" not in html   # nothing fetched
 
     def get(path: str, method: str = "GET") -> tuple[dict, bytes]:
