@@ -50,7 +50,7 @@ const follow = () => {
   const r = live && live.getBoundingClientRect();
   if (r && r.width > 0) Object.assign(box.style, {left: r.left + scrollX + 'px', top: r.top + scrollY + 'px',
                                                   width: r.width + 'px', height: r.height + 'px'});
-  if (performance.now() < until) requestAnimationFrame(follow);
+  if (performance.now() < until) requestAnimationFrame(follow); else box.remove();   // no live page: step aside
 };
 requestAnimationFrame(follow);
 })();</script>""".replace("SHOWN", SHOWN_JS)
