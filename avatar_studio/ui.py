@@ -450,10 +450,10 @@ class Designer:
                           "label": self.labels.attribute(lang, attribute)})
 
     def _avatar(self, start: dict, lang: str) -> None:
-        """The big live avatar (it is the file the Download button saves), its buttons, download options."""
+        """The big live avatar, the Download button (it makes the export at the click), its buttons, download options."""
         ui, w = functools.partial(self.labels.ui, lang), self.w
         w["history"], w["previewed"] = gr.State(EMPTY_HISTORY), gr.State(None)
-        begin = self.studio.check_recipe(self.form.recipe_of(self.form_of(self.form.start)))   # as step makes it
+        begin = self.studio.check_recipe(self.form.recipe_of([start[f] for f in self.fields]))   # as step makes it
         start_picture = webp_bytes(self.studio.render_live(begin))
         first = _start_file(start_picture, "avatar-start-live.webp")   # no empty box while the page wakes up
         # ... and none before Gradio's front end has started: the start avatar in the page's HTML
