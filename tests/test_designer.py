@@ -225,3 +225,11 @@ def test_the_pages_html_gets_the_first_avatar_and_nothing_else_changes():
     for path, method in (("/config", "GET"), ("/", "HEAD")):
         headers, body = get(path, method)
         assert b"first-avatar" not in body and int(headers[b"content-length"]) == len(body)
+
+
+def test_the_pages_start_up_events_cover_nothing_with_progress(studio):
+    """The link / kept design and the kept language are read as the page starts: no progress overlay
+    (a white cover over the avatar, every control spinning) while they run."""
+    demo = Designer(studio).build()
+    start_up = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("open_url", "relabel_stored")]
+    assert len(start_up) == 2 and all(f.show_progress == "hidden" for f in start_up)
