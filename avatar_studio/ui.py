@@ -76,8 +76,11 @@ ALT_JS = ("() => { const box = document.querySelector('#avatar'); if (!box) retu
           "name(); new MutationObserver(name).observe(box, {subtree: true, childList: true, attributes: true, "
           "characterData: true}); }")
 # The Download button's file, once made, is saved as a link click would (the name says seed and size).
-SAVE_JS = ("(f) => { if (!f || !f.url) return; const a = document.createElement('a'); a.href = f.url; "
-           "a.download = f.orig_name || 'avatar.png'; document.body.appendChild(a); a.click(); a.remove(); }")
+# The event that made it hands over its path as text (no event of the page takes a file but the upload
+# button); Gradio serves its cache folder at gradio_api/file=, relative to the page (guard.FILE_ROUTE).
+SAVE_JS = ("(path) => { if (!path) return; const a = document.createElement('a'); "
+           "a.href = 'gradio_api/file=' + encodeURI(path); a.download = path.split('/').pop(); "
+           "document.body.appendChild(a); a.click(); a.remove(); }")
 STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
              "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
              "return q.get('r') || q.get('recipe') ? '' : s; }")
@@ -464,7 +467,7 @@ class Designer:
         # the export is made at the click (step renders only the screen's picture), then saved by SAVE_JS
         w["download"] = self._t(gr.DownloadButton(ui("download"), None, variant="primary", size="lg",
                                                   elem_id="download"), label="download")
-        w["saved"] = gr.File(interactive=False, visible=False, elem_id="saved-file")
+        w["saved"] = gr.Textbox(visible=False, elem_id="saved-file")      # the path of the file made
         with gr.Row(elem_id="avatar-buttons"):
             w["randomise"] = self._t(gr.Button(ui("randomise_all"), size="sm", elem_id="randomise"),
                                      value="randomise_all")
