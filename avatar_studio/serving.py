@@ -23,6 +23,7 @@ from starlette.middleware import Middleware
 
 from avatar_studio.cpu import release_free_memory
 from avatar_studio.fair import Ledger, Limits
+from avatar_studio.firstpaint import FirstPaint
 from avatar_studio.guard import RequestGuard, drop_unwanted, note_joins, uploads_folder
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
@@ -77,8 +78,10 @@ def launch(demo: gr.Blocks, settings: ServeSettings = SETTINGS, **overrides: Any
     demo.delete_cache = settings.delete_cache
     os.environ["FORWARDED_ALLOW_IPS"] = ""      # uvicorn must not rewrite the client address: fair.py decides
     ledger = Ledger(settings.limits)
-    app_kwargs = {"max_body_size": settings.max_body_bytes,
-                  "middleware": [Middleware(RequestGuard, ledger=ledger, proxy_hops=settings.proxy_hops)],
+    middleware = [Middleware(RequestGuard, ledger=ledger, proxy_hops=settings.proxy_hops)]
+    if getattr(demo, "first_paint", None):         # the designer's start avatar, in the page's HTML
+        middleware.append(Middleware(FirstPaint, html=demo.first_paint))
+    app_kwargs = {"max_body_size": settings.max_body_bytes, "middleware": middleware,
                   "lifespan": lifespan(settings, ledger)}
     return demo.launch(**{**settings.launch_kwargs(), "app_kwargs": app_kwargs, **overrides})
 

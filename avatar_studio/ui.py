@@ -37,8 +37,10 @@ from avatar_studio import pngrecipe as P
 from avatar_studio.attributes import ANY, parse_color
 from avatar_studio.controls import SLIDER_RANGE, TRUNCATION_RANGE
 from avatar_studio.fair import check_work
+from avatar_studio.firstpaint import placeholder
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
 from avatar_studio.guard import HEAVY_LANE
+from avatar_studio.imaging import webp_bytes
 from avatar_studio.labels import LANGUAGES, Labels, check_language
 from avatar_studio.messages import translate
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
@@ -88,6 +90,12 @@ ALT_JS = ("() => { const box = document.querySelector('#avatar'); if (!box) retu
           "if (img && label && img.alt !== label.textContent.trim()) img.alt = label.textContent.trim(); }; "
           "name(); new MutationObserver(name).observe(box, {subtree: true, childList: true, attributes: true, "
           "characterData: true}); }")
+# The Download button's file, once made, is saved as a link click would (the name says seed and size).
+# The event that made it hands over its path as text (no event of the page takes a file but the upload
+# button); Gradio serves its cache folder at gradio_api/file=, relative to the page (guard.FILE_ROUTE).
+SAVE_JS = ("(path) => { if (!path) return; const a = document.createElement('a'); "
+           "a.href = 'gradio_api/file=' + encodeURI(path); a.download = path.split('/').pop(); "
+           "document.body.appendChild(a); a.click(); a.remove(); }")
 STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
              "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
              "return q.get('r') || q.get('recipe') ? '' : s; }")
@@ -120,13 +128,12 @@ def _user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _start_file(studio: AvatarStudio, recipe: dict) -> str:
-    """The start design as a PNG in a folder of its own (served as a static file, so the cache sweep
-    never takes it): the page shows it the moment it loads, before any event has run."""
-    r = studio.check_recipe(recipe)
+def _start_file(png: bytes, name: str) -> str:
+    """The start picture in a folder of its own (served as a static file, so the cache sweep never
+    takes it): the page shows it the moment it loads, before any event has run."""
     folder = Path(tempfile.mkdtemp(prefix="avatar-studio-start-"))
-    path = folder / f"avatar-{r.seed}-{r.size}.png"
-    path.write_bytes(P.with_recipe(studio.render_png(r), r.to_json()))
+    path = folder / name
+    path.write_bytes(png)
     gr.set_static_paths([folder])
     return str(path)
 
@@ -171,13 +178,20 @@ class Designer:
 
     # ---- handlers: live design ---------------------------------------------------------------
     @_user_errors
-    def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, str, dict]:
-        """Render what the controls say as the PNG to download (chosen size, frame, background; the
-        recipe in a text chunk): the live image and the Download button's file. Recorded for undo."""
+    def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, dict]:
+        """Render what the controls say for the screen (``studio.render_live``: the chosen frame and
+        background, at most 256 px, no upsampler; lossless WebP); recorded for undo. The export is
+        made on Download."""
         r = self.studio.check_recipe(self.form.recipe_of(values))
-        path = _save(P.with_recipe(self.studio.render_png(r), r.to_json()), f"avatar-{r.seed}-{r.size}.png")
-        return (path, path, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec),
-                F.push(history, r.to_json()))
+        path = _save(webp_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.webp")
+        return path, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
+
+    @_user_errors
+    def download(self, *values: Any) -> str:
+        """The Download button's file, made at the click from what the controls say: the export at the
+        chosen size, frame and background, its recipe in a PNG text chunk."""
+        r = self.studio.check_recipe(self.form.recipe_of(values))
+        return _save(P.with_recipe(self.studio.render_png(r), r.to_json()), f"avatar-{r.seed}-{r.size}.png")
 
     @_user_errors
     def set_expression(self, name: str, style: str | None = None) -> list:
@@ -441,6 +455,7 @@ class Designer:
             self._tools("en")
             self._style_credits()
             self._wire(demo)
+        demo.first_paint = self.first_paint            # serving.launch puts it in the page's HTML
         return demo
 
     def _design_controls(self, start: dict, lang: str) -> None:
@@ -500,14 +515,21 @@ class Designer:
                           "label": self.labels.attribute(lang, attribute)})
 
     def _avatar(self, start: dict, lang: str) -> None:
-        """The big live avatar (it is the file the Download button saves), its buttons, download options."""
+        """The big live avatar, the Download button (it makes the export at the click), its buttons, download options."""
         ui, w = functools.partial(self.labels.ui, lang), self.w
         w["history"], w["previewed"] = gr.State(EMPTY_HISTORY), gr.State(None)
-        first = _start_file(self.studio, self.form.start)       # no empty box while the page wakes up
+        begin = self.studio.check_recipe(self.form.recipe_of([start[f] for f in self.fields]))   # as step makes it
+        start_picture = webp_bytes(self.studio.render_live(begin))
+        first = _start_file(start_picture, "avatar-start-live.webp")   # no empty box while the page wakes up
+        # ... and none before Gradio's front end has started: the start avatar in the page's HTML
+        self.first_paint = placeholder(start_picture, {lang: self.labels.ui(lang, "avatar") for lang in LANGUAGES},
+                                       F.share_code(begin.to_json()))
         w["image"] = self._t(gr.Image(first, type="filepath", format="png", interactive=False, label=ui("avatar"),
                                       buttons=["fullscreen"], elem_id="avatar"), label="avatar")
-        w["download"] = self._t(gr.DownloadButton(ui("download"), first, variant="primary", size="lg",
+        # the export is made at the click (step renders only the screen's picture), then saved by SAVE_JS
+        w["download"] = self._t(gr.DownloadButton(ui("download"), None, variant="primary", size="lg",
                                                   elem_id="download"), label="download")
+        w["saved"] = gr.Textbox(visible=False, elem_id="saved-file")      # the path of the file made
         with gr.Row(elem_id="avatar-buttons"):
             w["randomise"] = self._t(gr.Button(ui("randomise_all"), size="sm", elem_id="randomise"),
                                      value="randomise_all")
@@ -625,7 +647,7 @@ class Designer:
         form = [w[f] for f in self.fields]
         history, recipe, lang = w["history"], w["recipe"], w["lang"]
         step = {"fn": self.step, "inputs": [history, *form],
-                "outputs": [w["image"], w["download"], recipe, w["code"], w["expression"], history],
+                "outputs": [w["image"], recipe, w["code"], w["expression"], history],
                 "show_progress": "minimal", **SLOW}
 
         def then_step(event):
@@ -657,14 +679,17 @@ class Designer:
         then_step(w["redo"].click(self.redo, [history, lang], [*form, history], **QUICK))
 
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
-        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, **QUICK))
+        # the page's own start-up events cover nothing with progress (the avatar shows throughout)
+        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, show_progress="hidden", **QUICK))
         demo.load(None, None, None, js=ALT_JS, api_visibility="private")
         demo.load(None, None, None, js=KEYS_JS, api_visibility="private")
         then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
         then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
         w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")
 
-        # pictures and files out, each from the recipe of the controls as they are at the click;
+        # pictures and files out, each from the controls (or their recipe) as they are at the click;
+        w["download"].click(self.download, form, w["saved"], **SLOW).success(None, w["saved"], None, js=SAVE_JS,
+                                                                                api_visibility="private")
         # /design and /variations are the public API (gradio_client)
         w["export"].click(**step).success(self.design, recipe, w["png_file"], api_name="design",
                                           **{**SLOW, "api_visibility": "public"})
@@ -685,7 +710,7 @@ class Designer:
         texts = [component for component, _ in self._texts]
         lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
         demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
-            self.relabel_stored, lang, texts, **QUICK)
+            self.relabel_stored, lang, texts, show_progress="hidden", **QUICK)
 
     # ---- art styles: the picker at the top (only on a page of several styles) ------------------------
     def style_controls(self, values: list, lang: str = "en") -> list:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from avatar_studio import form as F
+from avatar_studio.firstpaint import SHOWN_JS
 from avatar_studio.pngrecipe import recipe_in
 from avatar_studio.serving import launch
 from avatar_studio.ui import build_demo
@@ -378,3 +379,35 @@ def test_breed_two_saved_designs_into_eight_children_and_adopt_one(sized, app_ur
     seed = page.locator("#children .caption-label").nth(3).text_content().split()[-1]
     page.locator("#children .thumbnail-item").nth(3).click()
     page.wait_for_function("s => document.querySelector('#seed input')?.value === s", arg=seed)
+# ---- 7: an avatar at once, before Gradio's front end has started; handed over without a gap ------
+WATCH_JS = """(() => { const shown = SHOWN; Object.assign(window, {__seen: false, __gaps: 0, __placeholder: false,
+  __handed_over: false}); const tick = () => {
+    const first = document.querySelector('#first-avatar img'), live = document.querySelector('#avatar img');
+    const a = shown(first), b = shown(live);
+    if (a) window.__placeholder = true;
+    if (a || b) window.__seen = true; else if (window.__seen) window.__gaps += 1;
+    if (!first && b) { window.__handed_over = true; return; }
+    requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); })();""".replace("SHOWN", SHOWN_JS)
+
+
+def test_the_first_avatar_is_in_the_page_before_gradios_front_end_starts(sized, app_url):
+    page = sized
+    page.route("**/*.js", lambda route: route.abort())          # Gradio's front end never starts
+    page.goto(app_url)
+    page.wait_for_function(f"() => ({SHOWN_JS})(document.querySelector('#first-avatar img'))")
+    assert page.get_attribute("#first-avatar img", "alt") == "Your avatar"
+    assert in_view(page, "#first-avatar img")
+    assert page.locator("#first-avatar img").bounding_box()["width"] >= min(200, page.viewport_size["width"] * 0.45)
+
+
+def test_the_live_avatar_takes_over_without_a_gap_and_a_link_shows_no_other_face(sized, app_url):
+    page = sized
+    page.add_init_script(WATCH_JS)
+    page.goto(app_url)
+    page.wait_for_function("() => window.__handed_over")
+    assert page.evaluate("() => [window.__placeholder, window.__gaps]") == [True, 0]   # no blank frame
+    assert page.locator("#first-avatar").count() == 0
+    page.goto(f"{app_url}/?recipe={quote(json.dumps({'seed': 1234, 'spec': {}}))}")    # another design
+    page.wait_for_function("() => window.__handed_over")
+    assert page.evaluate("() => window.__placeholder") is False

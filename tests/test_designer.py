@@ -2,6 +2,7 @@
 one-click download file, friendly start, randomise / reset, short share links, clear messages."""
 from __future__ import annotations
 
+import base64
 import colorsys
 import io
 import json
@@ -18,6 +19,7 @@ from avatar_studio.cli import main
 from avatar_studio.attributes import WHEEL_SV, hex_to_rgb
 from avatar_studio.form import EMPTY_HISTORY
 from avatar_studio.labels import Labels, humanize
+from avatar_studio.studio import LIVE_SIZE
 from avatar_studio.ui import Designer
 
 
@@ -70,17 +72,33 @@ def test_an_uploaded_png_restores_the_design_and_the_upload_is_not_kept(designer
     assert not upload.exists()                                  # read in memory, then deleted
 
 
-# ---- 3, 5: the live image is the download --------------------------------------------------------
-def test_step_gives_the_download_at_the_chosen_size_frame_and_background_with_its_recipe(designer, studio):
+# ---- 3, 5: one-click download of the chosen export; a quick picture while editing --------------
+def test_download_makes_the_export_at_the_chosen_size_frame_and_background_with_its_recipe(designer, studio):
     form = values(designer, {"seed": 3, "spec": {}}, size=512, frame="circle", background="colour",
                   background_color="#336699")
-    image, download, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
-    assert image == download and download.endswith("avatar-3-512.png")
+    image, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
+    download = designer.download(*form)                         # made at the click, from the controls
+    assert download.endswith("avatar-3-512.png")
     data = open(download, "rb").read()
     assert Image.open(io.BytesIO(data)).size == (512, 512)
     assert json.loads(P.recipe_in(data)) == json.loads(text)
     assert Image.open(io.BytesIO(data)).tobytes() == Image.open(io.BytesIO(studio.render_png(text))).tobytes()
     assert json.loads(F.from_share_code(code))["frame"] == "circle" and history["now"] == text
+    with pytest.raises(gr.Error, match="size"):
+        designer.download(*values(designer, {"seed": 3, "spec": {}}, size=300))
+
+
+def test_a_change_renders_only_the_quick_screen_picture_not_the_export(designer, studio):
+    """Live path: the step's picture is render_live (<= 256 px, no upsampler), the export is not made."""
+    for size in (128, 1024):
+        form = values(designer, {"seed": 8, "spec": {}}, size=size, frame="rounded", border=True)
+        image, text, *_ = designer.step(dict(EMPTY_HISTORY), *form)
+        shown = Image.open(image)
+        assert shown.size == (min(size, LIVE_SIZE),) * 2
+        assert shown.tobytes() == studio.render_live(text).tobytes()
+        assert shown.getpixel((0, 0))[3] == 0                   # the chosen frame shows
+    small = studio.check_recipe({"seed": 8, "spec": {}, "size": 128, "frame": "circle"})
+    assert studio.render_live(small).tobytes() == studio.render(small).tobytes()   # up to 256 px: the export
 
 
 # ---- 2, 10: one clear message ----------------------------------------------------------------
@@ -136,7 +154,7 @@ def test_randomise_all_and_reset_to_any(designer, studio):
     reset = dict(zip(designer.fields, designer.reset_any(*form)))
     assert reset["seed"] == 9 and all(reset[f"attr:{a}"] == "any" for a in studio.attributes)
     assert all(reset[f"any:{c}"] for c in studio.colors)
-    assert json.loads(designer.step(dict(EMPTY_HISTORY), *designer.reset_any(*form))[2])["spec"] == {}
+    assert json.loads(designer.step(dict(EMPTY_HISTORY), *designer.reset_any(*form))[1])["spec"] == {}
 
 
 # ---- 9: a short, stable share link --------------------------------------------------------------
@@ -159,13 +177,17 @@ def test_share_code_is_short_stable_and_opens_the_design(designer, studio):
 
 
 def test_the_page_arrives_with_the_first_avatar_in_it(studio):
-    """No empty box before the first event: the config carries the start avatar (a static file)."""
-    config = Designer(studio).build().get_config_file()
-    avatar = next(c for c in config["components"] if c["props"].get("elem_id") == "avatar")
+    """No empty box before the first event: the config carries the start avatar (a static file), the
+    picture the first step shows; the page's HTML carries the same PNG (before Gradio has started)."""
+    d = Designer(studio)
+    demo = d.build()
+    avatar = next(c for c in demo.get_config_file()["components"] if c["props"].get("elem_id") == "avatar")
     value = avatar["props"]["value"]
-    assert value and value["path"].endswith(".png")
+    assert value and value["path"].endswith(".webp")
     data = open(value["path"], "rb").read()
-    assert json.loads(P.recipe_in(data))["spec"] == Designer(studio).form.start["spec"]
+    first_step = d.step(dict(EMPTY_HISTORY), *d.form_of(d.form.start))[0]
+    assert Image.open(io.BytesIO(data)).tobytes() == Image.open(first_step).tobytes()
+    assert base64.b64encode(data).decode() in demo.first_paint
 
 
 def test_randomise_and_reset_refuse_a_junk_form(designer):
@@ -313,3 +335,48 @@ def test_breed_says_what_to_do_with_fewer_than_two_saved_designs(designer, monke
         designer.breed(one, one, ["hair"], ["hair"], "zh")
     with pytest.raises(gr.Error, match="from_b must be a list"):
         designer.breed(one, one, [], "hair", "en")
+
+
+def test_the_pages_html_gets_the_first_avatar_and_nothing_else_changes():
+    """FirstPaint puts the placeholder into GET / (Gradio's index page) only, with a right length."""
+    import asyncio
+
+    from avatar_studio.firstpaint import FirstPaint, placeholder
+
+    async def app(scope, receive, send):
+        page = scope["path"] == "/"
+        body = b"<html><body><gradio-app></gradio-app></body></html>" if page else b'{"<gradio-app": 1}'
+        kind = b"text/html; charset=utf-8" if page else b"application/json"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body[:10], "more_body": True})
+        await send({"type": "http.response.body", "body": body[10:]})
+
+    html = placeholder(b"RIFF-webp-bytes", {"en": "Your avatar", "zh": "你的头像"}, "abc")
+    assert 'alt="Your avatar"' in html and 'data-start="abc"' in html and "http" not in html   # nothing fetched
+
+    def get(path: str, method: str = "GET") -> tuple[dict, bytes]:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+        asyncio.run(FirstPaint(app, html)({"type": "http", "method": method, "path": path}, receive, send))
+        return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+    headers, body = get("/")
+    assert body.startswith(b"<html><body><div id=\"first-avatar\"") and body.endswith(b"<gradio-app></gradio-app></body></html>")
+    assert int(headers[b"content-length"]) == len(body) and body.count(b"first-avatar") >= 1
+    for path, method in (("/config", "GET"), ("/", "HEAD")):
+        headers, body = get(path, method)
+        assert b"first-avatar" not in body and int(headers[b"content-length"]) == len(body)
+
+
+def test_the_pages_start_up_events_cover_nothing_with_progress(studio):
+    """The link / kept design and the kept language are read as the page starts: no progress overlay
+    (a white cover over the avatar, every control spinning) while they run."""
+    demo = Designer(studio).build()
+    start_up = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("open_url", "relabel_stored")]
+    assert len(start_up) == 2 and all(f.show_progress == "hidden" for f in start_up)

@@ -93,8 +93,8 @@ def test_design_endpoint_and_live_step_carry_the_style(page, styled_studio):
     recipe = styled_studio.full_recipe({"seed": 2, "spec": {"style": "big-smile", "hair": "mohawk"}, "size": 128})
     assert Path(page.design(recipe.to_json())).read_bytes() == styled_studio.render_png(recipe)   # /design
     values = plain(page.form_of(recipe))
-    image, _, text, code, expression, _ = page.step(EMPTY_HISTORY, *values)                      # the live page
-    carried = P.recipe_in(Path(image).read_bytes())
+    image, text, code, expression, _ = page.step(EMPTY_HISTORY, *values)                         # the live page
+    carried = P.recipe_in(Path(page.download(*values)).read_bytes())                             # its Download
     shared = F.from_share_code(code)                                                             # ?r= link
     assert styled_studio.check_recipe(carried).spec["style"] == styled_studio.check_recipe(shared).spec["style"] \
         == "big-smile"

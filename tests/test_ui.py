@@ -16,6 +16,7 @@ from PIL import Image
 from avatar_studio.form import EMPTY_HISTORY, START
 from avatar_studio.labels import Labels, humanize
 from avatar_studio.serving import SETTINGS
+from avatar_studio.studio import LIVE_SIZE
 from avatar_studio.ui import Designer, build_demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -96,10 +97,11 @@ def test_relabel_switches_language_but_keeps_ids(designer):
 # ---- live design, expressions, colours, seed ---------------------------------------------------
 def test_step_renders_the_form_and_records_history(designer, studio):
     form = form_with(designer, **{"attr:hair": "bob", "frame": "circle"})
-    path, download, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
+    path, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
     recipe = json.loads(text)
     image = Image.open(path)
-    assert image.size == (recipe["size"], recipe["size"]) and image.mode == "RGBA" and download == path
+    side = min(LIVE_SIZE, recipe["size"])
+    assert image.size == (side, side) and image.mode == "RGBA"
     assert recipe["spec"] == {"hair": "bob"} and recipe["model"] == studio.model_id and recipe["frame"] == "circle"
     assert expression == "any" and history == {"undo": [], "redo": [], "now": text}
     # same controls again: no new step; the recipe re-opens to the same form
@@ -133,7 +135,7 @@ def test_expression_presets_set_and_match_the_parts(designer, studio):
     assert designer.match_expression({}) == "any"
     assert designer.match_expression({designer.parts[0]: preset[designer.parts[0]]}) == "custom"
     form = form_with(designer, **{f"attr:{p}": v for p, v in zip(designer.parts, parts)})
-    assert designer.step(dict(EMPTY_HISTORY), *form)[4] == name
+    assert designer.step(dict(EMPTY_HISTORY), *form)[3] == name
     with pytest.raises(gr.Error, match="expression"):
         designer.set_expression("smug")
 
@@ -155,7 +157,7 @@ def test_undo_and_redo_walk_the_design_steps(designer):
     history = dict(EMPTY_HISTORY)
     texts = []
     for seed in (1, 2, 3):
-        _, _, text, _, _, history = designer.step(history, *form_with(designer, seed=seed))
+        _, text, _, _, history = designer.step(history, *form_with(designer, seed=seed))
         texts.append(text)
     out = designer.undo(history, "en")
     form, history = out[:-1], out[-1]
