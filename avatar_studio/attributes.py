@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from avatar_studio.styles import DEFAULT_STYLE
+
 ANY = "any"
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 # the colour wheel the renderer and the "any" prior draw from: hue, saturation, value ranges
@@ -65,6 +67,14 @@ class Vocabulary:
     # named presets of the artwork's style, e.g. "happy" -> {"eyes": "happy", "mouth": "smile"}:
     # one UI choice that sets several attributes (none when the data names none)
     expressions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the artwork behind the choices, recorded by the style's declaration (train/styles/): its DiceBear
+    # style name (None in vocabularies made before styles: avataaars), the DiceBear component / colour
+    # options behind each control ("dicebear"), the identity tags restyle reads ("identity",
+    # avatar_studio.styles.StyleMap) and the artwork's credit line; kept through to_dict / from_dict
+    style: str | None = None
+    dicebear: dict = field(default_factory=dict)
+    identity: dict = field(default_factory=dict)
+    credit: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, parts in self.expressions.items():
@@ -81,13 +91,22 @@ class Vocabulary:
                    colors=list(data["colors"]),
                    palettes={k: list(v) for k, v in data.get("palettes", {}).items()},
                    color_sources={k: list(v) for k, v in data["color_sources"].items()},
-                   expressions={str(k): dict(v) for k, v in _pairs(data.get("expressions", {}))})
+                   expressions={str(k): dict(v) for k, v in _pairs(data.get("expressions", {}))},
+                   style=data.get("style"), dicebear=dict(data.get("dicebear", {})),
+                   identity=dict(data.get("identity", {})), credit=dict(data.get("credit", {})))
 
     def to_dict(self) -> dict:
         """JSON-ready; categorical and expressions as ordered [name, value] pairs, since the order is part
         of the model (and of the menu) and JSON writers may sort object keys."""
         presets = [[k, v] for k, v in self.expressions.items()]
-        return {**self.conditioning(), **({"expressions": presets} if presets else {})}
+        artwork = {"style": self.style, "dicebear": self.dicebear, "identity": self.identity, "credit": self.credit}
+        return {**self.conditioning(), **({"expressions": presets} if presets else {}),
+                **{k: v for k, v in artwork.items() if v}}  # (none in a vocabulary made before styles)
+
+    @property
+    def style_name(self) -> str:
+        """The DiceBear style the choices are ids of."""
+        return self.style or DEFAULT_STYLE
 
     def conditioning(self) -> dict:
         """``to_dict`` without the presets: what a model conditioned on this vocabulary reads."""
@@ -118,7 +137,8 @@ class Vocabulary:
                     continue
                 clean[key] = parse_color(key, value)
             else:
-                raise ValueError(f"unknown attribute {_show(key)}; choose from: {', '.join(self.names)}")
+                style = "" if self.style_name == DEFAULT_STYLE else f" in style {self.style_name}"
+                raise ValueError(f"unknown attribute {_show(key)}{style}; choose from: {', '.join(self.names)}")
         return clean
 
     # ---- "any" from the latent code ----------------------------------------------------

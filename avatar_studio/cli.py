@@ -19,6 +19,11 @@ files deterministically (seed-000042.png for --seeds, the line number 00003.png 
 file, the recipe's own name for a folder) and writes the full recipe, every "any" resolved,
 next to each PNG (seed-000042.json), so `design --recipe seed-000042.json` redraws it.
 
+    # the same person in another art style (colours, glasses, facial hair, mood and hair shape carry;
+    # the rest comes from the seed): any recipe, or a --spec written in avataaars ids
+    python -m avatar_studio design --recipe my-avatar.json --style big-smile --out me-big-smile.png
+    python -m avatar_studio batch --spec '{"style": "micah", "hair": "pixie"}' --seeds 0-9 --out out/micah
+
 --weights takes a weights folder or a Hub repo id (default: the shipped weights, or
 $AVATAR_STUDIO_WEIGHTS). Bad input stops before anything is drawn, with one error line
 and exit status 2.
@@ -39,6 +44,8 @@ from avatar_studio.recipe import MAX_RECIPE_BYTES, Recipe, check_seed, parse_rec
 PROG = "python -m avatar_studio"
 MAX_SEEDS = 100_000
 MAX_RECIPES = 100_000           # recipes of one --recipes file or folder
+STYLE_HELP = ("draw the recipes' person in this art style (avataaars, or a style whose weights are beside "
+              "--weights: weights/<style>/); colours, glasses, facial hair, mood and hair shape carry over")
 EXPORT_FLAGS = ("size", "background", "frame", "border", "truncation", "sliders")
 
 
@@ -205,6 +212,11 @@ def _load_studio(weights: str | None):
     return AvatarStudio.from_pretrained(weights)
 
 
+def in_style(studio, recipe: Recipe, style: str | None) -> Recipe:
+    """The recipe as it is (no --style), or its person carried to ``style`` (studio.restyle_recipe)."""
+    return recipe if style is None else studio.restyle_recipe(recipe, style)
+
+
 def cmd_design(args: argparse.Namespace) -> None:
     if args.out.suffix.lower() not in (".png", ".svg"):
         raise CliError(f"--out must name a .png file (or .svg: traced vector paths), got {str(args.out)[:200]!r}")
@@ -214,7 +226,7 @@ def cmd_design(args: argparse.Namespace) -> None:
         raise CliError(f"{args.recipe}: {e}") from None
     studio = _load_studio(args.weights)
     try:
-        recipe = studio.check_recipe(recipe)
+        recipe = in_style(studio, studio.check_recipe(recipe), args.style)
     except ValueError as e:
         raise CliError(f"{args.recipe}: {e}") from None
     note = studio.version_note(recipe)
@@ -255,7 +267,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
     checked = []
     for name, where, recipe in items:  # every recipe is checked before the first is drawn
         try:
-            checked.append((name, studio.check_recipe(recipe)))
+            checked.append((name, in_style(studio, studio.check_recipe(recipe), args.style)))
         except ValueError as e:
             raise CliError(f"{where}: {e}" if where else str(e)) from None
     notes = sorted({studio.version_note(r) for _, r in checked} - {None})
@@ -283,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     design.add_argument("--out", type=Path, required=True,
                         help="PNG file to write (.svg: the same export traced to vector paths)")
     design.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: shipped)")
+    design.add_argument("--style", default=None, help=STYLE_HELP)
     design.set_defaults(run=cmd_design)
 
     batch = sub.add_parser("batch", help="many recipes or seeds into a folder", formatter_class=fmt,
@@ -299,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON object of attributes for every seed, e.g. '{\"hair\": \"bob\"}' (default: {})")
     batch.add_argument("--out", type=Path, required=True, help="folder to write NAME.png + NAME.json into")
     batch.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: shipped)")
+    batch.add_argument("--style", default=None, help=STYLE_HELP)
     export = batch.add_argument_group("export settings (override the recipes' own)")
     export.add_argument("--size", type=int, default=None, help="128, 256, 512 or 1024 (default 512)")
     export.add_argument("--background", default=None, help="'transparent' or '#rrggbb'")

@@ -2,7 +2,8 @@
 
 The *form* is the list of control values that make a recipe, in ``Form.fields`` order: seed,
 creativity, slider directions, every categorical attribute, each colour as ("any" tick,
-picker), then the export settings. The page only lays these values out; this module says what
+picker), then the export settings, and last the art style where the studio draws several
+(then the attributes and colours are those of every style; a recipe takes the ones its style has). The page only lays these values out; this module says what
 they mean, so it is tested without a browser or a server.
 
     form = Form(studio)
@@ -23,6 +24,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Sequence
 
 from avatar_studio.attributes import ANY
+from avatar_studio.styles import DEFAULT_STYLE
 from avatar_studio.recipe import DEFAULTS, MAX_RECIPE_BYTES, Recipe
 
 if TYPE_CHECKING:
@@ -73,8 +75,15 @@ class Form:
 
     def __init__(self, studio: "AvatarStudio"):
         self.studio = studio
-        self.attributes = studio.attributes
-        self.colors = studio.colors
+        self.styles = studio.styles
+        self.main = self.styles[0]                 # the style of the main weights: the sliders are its
+        self.multi = len(self.styles) > 1
+        # every style's controls, the main style's first (an attribute's choices: the first style's that has it)
+        self.attributes = {}
+        for style in self.styles:
+            vocab = studio.model(style).vocab
+            self.attributes.update({a: list(c) for a, c in vocab.categorical.items() if a not in self.attributes})
+        self.colors = list(dict.fromkeys(c for style in self.styles for c in studio.model(style).vocab.colors))
         self.sliders = studio.sliders
         self.expressions = studio.expressions
         self.parts = [a for a in self.attributes if any(a in p for p in self.expressions.values())]
@@ -82,13 +91,24 @@ class Form:
         self.fields = (["seed", "truncation"] + [f"slider:{s}" for s in self.sliders]
                        + [f"attr:{a}" for a in self.attributes]
                        + [f for c in self.colors for f in (f"any:{c}", f"color:{c}")]
-                       + ["size", "background", "background_color", "frame", "border", "border_color"])
+                       + ["size", "background", "background_color", "frame", "border", "border_color"]
+                       + (["style"] if self.multi else []))
+
+    def style_of(self, values: Sequence[Any]) -> str:
+        """The style the form's values are in (the main one on a one-style page)."""
+        return dict(zip(self.fields, values)).get("style", self.main) if self.multi else self.main
+
+    def presets(self, style: str) -> dict[str, dict[str, str]]:
+        """A style's expression presets."""
+        return self.studio.model(style).vocab.expressions
 
     @property
     def start(self) -> dict:
         """What a fresh page shows: a smiling face without moustache or eyepatch, where the model has them."""
         spec = dict(self.expressions.get(FRIENDLY["expression"], {}))
         spec.update({a: v for a, v in FRIENDLY.items() if v in self.attributes.get(a, [])})
+        if self.main != DEFAULT_STYLE:
+            spec = {"style": self.main, **spec}
         return {**START, "spec": spec}
 
     def randomised(self, values: Sequence[Any], seed: int) -> list:
@@ -112,12 +132,17 @@ class Form:
         if len(values) != len(self.fields):
             raise ValueError(f"expected {len(self.fields)} control values, got {len(values)}")
         v = dict(zip(self.fields, values))
-        spec = {a: v[f"attr:{a}"] for a in self.attributes if v[f"attr:{a}"] != ANY}
-        spec.update({c: v[f"color:{c}"] for c in self.colors if not flag(f"'any' {c}", v[f"any:{c}"])})
+        style = self.style_of(values)
+        has = self.studio.style_controls(style)                  # (ValueError for a style not on offer)
+        spec = {a: v[f"attr:{a}"] for a in self.attributes if a in has and v[f"attr:{a}"] != ANY}
+        spec.update({c: v[f"color:{c}"] for c in self.colors if c in has and not flag(f"'any' {c}", v[f"any:{c}"])})
+        if style != DEFAULT_STYLE:
+            spec = {"style": style, **spec}
         if v["background"] not in BACKGROUNDS:
             raise ValueError(f"background must be one of: {', '.join(BACKGROUNDS)}, got {str(v['background'])[:40]!r}")
-        return {"model": self.studio.model_id, "seed": v["seed"], "spec": spec, "truncation": v["truncation"],
-                "sliders": {s: v[f"slider:{s}"] for s in self.sliders if v[f"slider:{s}"] != 0},
+        sliders = {s: v[f"slider:{s}"] for s in self.sliders if v[f"slider:{s}"] != 0} if style == self.main else {}
+        return {"model": self.studio.model(style).model_id, "seed": v["seed"], "spec": spec,
+                "truncation": v["truncation"], "sliders": sliders,
                 "size": v["size"], "frame": v["frame"],
                 "background": "transparent" if v["background"] == "transparent" else v["background_color"],
                 "border": v["border_color"] if flag("border", v["border"]) else "none"}
@@ -134,7 +159,8 @@ class Form:
         v.update({f"slider:{s}": r.sliders.get(s, 0.0) for s in self.sliders})
         v.update({f"attr:{a}": r.spec.get(a, ANY) for a in self.attributes})
         v.update({f"any:{c}": c not in r.spec for c in self.colors})
-        v.update({f"color:{c}": shown[c] for c in self.colors})
+        v.update({f"color:{c}": shown.get(c, "#ffffff") for c in self.colors})  # (white: a colour the style lacks)
+        v["style"] = r.spec.get("style", DEFAULT_STYLE)
         return [v[f] for f in self.fields], self.studio.version_note(r)
 
     def with_choice(self, recipe: dict | str | Recipe, attribute: str, index: object) -> Recipe:
@@ -142,26 +168,31 @@ class Form:
         if attribute not in self.attributes:
             raise ValueError("show the choices of an attribute first")
         r = self.studio.check_recipe(recipe)
-        choice = self.attributes[attribute][picked(index, len(self.attributes[attribute]))]
+        choices = self.studio.style_controls(r.spec.get("style", DEFAULT_STYLE)).get(attribute, [])
+        choice = choices[picked(index, len(choices))]
         return dataclasses.replace(r, design=dataclasses.replace(r.design, spec={**r.spec, attribute: choice}))
 
     def match_expression(self, spec: dict) -> str:
-        """The preset whose eyes, eyebrows and mouth the spec has ("any" if none set, else "custom")."""
+        """The preset (of the spec's style) whose eyes, eyebrows and mouth the spec has ("any" if none set,
+        else "custom")."""
         parts = {p: spec.get(p, ANY) for p in self.parts}
         if all(value == ANY for value in parts.values()):
             return ANY
-        for name, preset in self.expressions.items():
+        for name, preset in self.presets(spec.get("style", DEFAULT_STYLE)).items():
             if parts == {**{p: ANY for p in self.parts}, **preset}:
                 return name
         return CUSTOM
 
-    def expression_parts(self, name: object) -> list[str] | None:
-        """Values of ``self.parts`` for a preset ("any" frees all three); None for "custom" (keep them)."""
+    def expression_parts(self, name: object, style: str | None = None) -> list[str] | None:
+        """Values of ``self.parts`` for a preset of the style (default: the main one; "any" frees all three);
+        None for "custom" (keep them)."""
         if name == CUSTOM:
             return None
-        if name != ANY and name not in self.expressions:
-            raise ValueError(f"unknown expression {str(name)[:40]!r}; choose one of: {', '.join(self.expressions)}")
-        preset = self.expressions.get(name, {})
+        presets = self.presets(style or self.main)
+        if name != ANY and name not in presets:
+            raise ValueError(f"unknown expression {str(name)[:40]!r}"
+                             + (f" in style {style}" if self.multi else "") + f"; choose one of: {', '.join(presets)}")
+        preset = presets.get(name, {})
         return [preset.get(p, ANY) for p in self.parts]
 
 

@@ -6,21 +6,36 @@
 
 A studio holds only read-only state (the model and its directions), so one instance
 serves every user at once. Every request builds its own per-seed ``torch.Generator``.
+
+Art styles: each style is its own weights folder (a generator like the first one, trained on
+that DiceBear style): ``weights/avatar-studio`` draws "avataaars", and ``weights/<style>/``
+beside it (``weights/big-smile``, ``weights/adventurer``, ``weights/micah``) the others; a
+folder counts when its config's vocabulary names that style. ``spec["style"]`` picks one
+(default "avataaars": a spec without it is drawn as before, byte for byte); ``studio.styles``
+lists those loaded, and ``studio.restyle(spec, style)`` carries a person to another style
+(``avatar_studio.styles``). A recipe's spec carries its style, so share codes, PNG recipes,
+sticker packs and the CLI carry it too.
+
+    studio.design({"style": "big-smile", "hair": "bob"}, seed=42)   # ValueError: names big-smile's hairs
+    studio.restyle({"hair": "bob", "accessories": "round"}, "big-smile")
+    # {'style': 'big-smile', 'hair': 'braids', 'accessories': 'glasses'}
 """
 from __future__ import annotations
 
 import io
 import os
 import zipfile
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from PIL import Image
 
 from avatar_studio import controls, cpu, weights
+from avatar_studio import styles as S
 from avatar_studio.attributes import Vocabulary
-from avatar_studio.generator import Generator
+from avatar_studio.generator import Generator, GeneratorConfig
 from avatar_studio.imaging import finish, gif_bytes, png_bytes, svg_text, tensor_to_images
 from avatar_studio.recipe import Design, Recipe, check_seed, parse_recipe
 from avatar_studio.upsampler import Upsampler, has_upsampler, load_upsampler, upsample_logits
@@ -31,10 +46,44 @@ N_VARIATIONS = 8
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed file times in sticker packs
 
 
+@dataclass(frozen=True)
+class StyleModel:
+    """One art style's weights: its generator, slider directions and export head (read-only)."""
+    generator: Generator
+    directions: controls.Directions
+    upsampler: Upsampler | None
+
+    @property
+    def config(self) -> GeneratorConfig:
+        return self.generator.config
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.generator.config.vocab
+
+    @property
+    def style(self) -> str:
+        return self.generator.config.vocab.style_name
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.config.name}@{self.config.version}"
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, device: str) -> "StyleModel":
+        """A weights folder (or Hub id): every file checked, strict loads (avatar_studio.weights)."""
+        folder = weights.locate(name_or_path)
+        generator, directions = weights.load(folder, device=device)
+        model_id = f"{generator.config.name}@{generator.config.version}"
+        upsampler = load_upsampler(folder, model_id, generator.n_mix, device=device) if has_upsampler(folder) else None
+        return cls(generator, directions, upsampler)
+
+
 class AvatarStudio:
     def __init__(self, generator: Generator, directions: controls.Directions | None = None,
-                 upsampler: Upsampler | None = None):
-        """``upsampler``: the learned export head; None exports by plain logit upsampling."""
+                 upsampler: Upsampler | None = None, others: tuple[StyleModel, ...] = ()):
+        """``upsampler``: the learned export head; None exports by plain logit upsampling.
+        ``others``: the models of further art styles (one per style; the first model's is the main one)."""
         cpu.warn_if_untuned(stacklevel=4)  # points at the caller of from_pretrained
         self.generator = generator.eval().requires_grad_(False)
         self.upsampler = upsampler.eval().requires_grad_(False) if upsampler is not None else None
@@ -42,24 +91,80 @@ class AvatarStudio:
         self.vocab: Vocabulary = generator.config.vocab
         self.directions = directions or controls.Directions.empty(self.config.w_dim)
         self.device = next(generator.parameters()).device
+        self.models: dict[str, StyleModel] = {}
+        for m in (StyleModel(self.generator, self.directions, self.upsampler), *others):
+            if m.style in self.models:
+                raise ValueError(f"two weights folders draw style {m.style!r}: load one per style")
+            self.models[m.style] = replace(m, generator=m.generator.eval().requires_grad_(False))
+        self.maps = {name: S.StyleMap.from_vocabulary(m.vocab.to_dict()) if m.vocab.identity else None
+                     for name, m in self.models.items()}
+        self._id = " + ".join(m.model_id for m in self.models.values())  # the checked-recipe stamp
 
     # ---- loading ------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None,
-                        device: str | None = None) -> "AvatarStudio":
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str | None = None,
+                        styles: list[str | os.PathLike] | None = None) -> "AvatarStudio":
         """Load shipped weights (default), a local weights folder, or a Hub repo id.
 
+        ``styles``: weights folders (or Hub ids) of further art styles; default: the style folders
+        beside a local folder (``weights/<style>/``, see the module docstring); ``[]``: none.
         Only safetensors files are read, after their checksums; a Hub id is fetched with
         huggingface_hub (respecting HF_HUB_OFFLINE) and fails at once when offline.
         """
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if name_or_path is None:
             name_or_path = os.environ.get("AVATAR_STUDIO_WEIGHTS", DEFAULT_WEIGHTS)
-        folder = weights.locate(name_or_path)
-        generator, directions = weights.load(folder, device=device)
-        model_id = f"{generator.config.name}@{generator.config.version}"
-        upsampler = load_upsampler(folder, model_id, generator.n_mix, device=device) if has_upsampler(folder) else None
-        return cls(generator, directions, upsampler)
+        main = StyleModel.load(name_or_path, device)
+        if styles is None:
+            styles = weights.style_folders(weights.locate(name_or_path), exclude=main.style)
+        return cls(main.generator, main.directions, main.upsampler,
+                   others=tuple(StyleModel.load(s, device) for s in styles))
+
+    # ---- art styles ---------------------------------------------------------------------
+    @property
+    def styles(self) -> list[str]:
+        """The art styles this studio draws (those whose weights are loaded; the main one first)."""
+        return list(self.models)
+
+    def model(self, style: object = S.DEFAULT_STYLE) -> StyleModel:
+        """The weights of one style; ValueError naming the styles on offer."""
+        if not isinstance(style, str) or style not in self.models:
+            raise ValueError(f"unknown style {str(style)[:40]!r}; choose one of: {', '.join(self.models)}")
+        return self.models[style]
+
+    def _split(self, spec: object) -> tuple[StyleModel, dict]:
+        """A spec's style model (its "style" key, default avataaars) and the rest of the spec."""
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"spec must be a JSON object like {{\"hair\": \"bob\"}}, got {str(spec)[:40]!r}")
+        rest = dict(spec)
+        return self.model(rest.pop("style", S.DEFAULT_STYLE)), rest
+
+    def style_controls(self, style: str = S.DEFAULT_STYLE) -> dict[str, list[str]]:
+        """A style's controls: categorical attribute -> choices, then each colour -> [] (a copy)."""
+        vocab = self.model(style).vocab
+        return {**{k: list(v) for k, v in vocab.categorical.items()}, **{c: [] for c in vocab.colors}}
+
+    def restyle(self, spec: dict, style: str) -> dict:
+        """The same person in another style: ``spec`` (its "style" key, default avataaars) carried to
+        ``style`` by ``avatar_studio.styles.restyle`` (colours exactly; glasses, facial hair, mood and
+        hair shape where the target has them; the rest left to the seed). ValueError for a style not
+        loaded, or a control / choice the spec's style lacks (naming that style's controls)."""
+        source, rest = self._split(spec)
+        self.model(style)
+        if any(m is None for m in self.maps.values()):
+            lacking = [name for name, m in self.maps.items() if m is None]
+            raise ValueError(f"the weights of style {lacking[0]} carry no identity tags: restyle needs them "
+                             f"(record it once: python -m train.legacy OLD_FOLDER NEW_FOLDER)")
+        S.check_controls(self.maps[source.style], rest)
+        return S.restyle({"style": source.style, **source.vocab.validate(rest)}, style, self.maps)
+
+    def restyle_recipe(self, recipe: dict | str | Recipe, style: str) -> Recipe:
+        """The recipe's person in another style (its spec through ``restyle``), checked: the seed, truncation
+        and export stay; the sliders go (each style's generator has its own directions)."""
+        r = self.check_recipe(recipe)
+        spec = self.restyle(r.spec, style)
+        sliders = r.sliders if self._split(r.spec)[0].style == style else {}
+        return self.check_recipe(replace(r, design=replace(r.design, spec=spec, sliders=sliders), model=None))
 
     # ---- what the model offers ----------------------------------------------------------
     @property
@@ -93,21 +198,31 @@ class AvatarStudio:
         return self.config.resolution
 
     # ---- latent code --------------------------------------------------------------------
-    def latent(self, seed: int) -> torch.Tensor:
-        """z (z_dim,) of a seed: its own generator, so it never depends on the batch."""
+    def latent(self, seed: int, style: str = S.DEFAULT_STYLE) -> torch.Tensor:
+        """z (z_dim,) of a seed in a style: its own generator, so it never depends on the batch."""
         gen = torch.Generator().manual_seed(check_seed(seed))
-        return torch.randn(self.config.z_dim, generator=gen)
+        return torch.randn(self.model(style).config.z_dim, generator=gen)
 
     def resolve(self, spec: dict, seed: int) -> dict[str, str]:
-        """The full spec the seed makes of ``spec``: every "any" replaced by the latent's choice."""
-        return self.vocab.resolve(self.vocab.validate(spec), self.latent(seed))
+        """The full spec the seed makes of ``spec``: every "any" replaced by the latent's choice
+        (the "style" key kept where the spec names a style other than avataaars)."""
+        model, rest = self._split(spec)
+        return _styled(model.style, model.vocab.resolve(model.vocab.validate(rest), self.latent(seed, model.style)))
+
+    def _resolved(self, design: Design) -> tuple[StyleModel, dict[str, str], torch.Tensor]:
+        """A checked design's model, its full spec (no "style" key) and its z."""
+        model, rest = self._split(design.spec)
+        z = self.latent(design.seed, model.style)
+        return model, model.vocab.resolve(rest, z), z
 
     # ---- checking: once, at the boundary --------------------------------------------------
     def check_design(self, design: Design) -> Design:
-        """The design with its spec, truncation and sliders checked against this model (normalised:
-        lower-case colours, "any" dropped)."""
-        truncation, sliders = controls.check_controls(design.truncation, design.sliders, self.directions)
-        return replace(design, spec=self.vocab.validate(design.spec), truncation=truncation, sliders=sliders)
+        """The design with its spec, truncation and sliders checked against its style's model (normalised:
+        lower-case colours, "any" dropped, "style" only where it is not avataaars)."""
+        model, rest = self._split(design.spec)
+        truncation, sliders = controls.check_controls(design.truncation, design.sliders, model.directions)
+        return replace(design, spec=_styled(model.style, model.vocab.validate(rest)), truncation=truncation,
+                       sliders=sliders)
 
     def check_recipe(self, recipe: dict | str | Recipe) -> Recipe:
         """Parse and validate a recipe against this model (spec, sliders, model name): the one check.
@@ -118,53 +233,62 @@ class AvatarStudio:
         model is refused.
         """
         r = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
-        if r.checked_for == self.model_id:
+        if r.checked_for == self._id:
             return r
-        if r.model is not None and r.model.split("@")[0] != self.config.name:
-            raise ValueError(f"recipe is for model {r.model[:60]!r}, but {self.model_id!r} is loaded")
+        model, _ = self._split(r.spec)
+        if r.model is not None and r.model.split("@")[0] != model.config.name:
+            raise ValueError(f"recipe is for model {r.model[:60]!r}, but {model.model_id!r} is loaded"
+                             + (f" for style {model.style}" if len(self.models) > 1 else ""))
         return self._stamp(replace(r, design=self.check_design(r.design)))
 
     def _stamp(self, recipe: Recipe) -> Recipe:
-        object.__setattr__(recipe, "checked_for", self.model_id)
+        object.__setattr__(recipe, "checked_for", self._id)
         return recipe
 
     def version_note(self, recipe: Recipe) -> str | None:
-        """A line for the user when a checked recipe was saved with another version of this model."""
-        if recipe.model is None or recipe.model == self.model_id:
+        """A line for the user when a checked recipe was saved with another version of its style's model."""
+        model_id = self._split(recipe.spec)[0].model_id
+        if recipe.model is None or recipe.model == model_id:
             return None
-        return (f"This recipe was made with {recipe.model[:60]}; {self.model_id} is loaded: "
+        return (f"This recipe was made with {recipe.model[:60]}; {model_id} is loaded: "
                 f"the same choices, but the picture may differ.")
 
     # ---- pixels: checked designs in, no checks here -----------------------------------------
     @torch.inference_mode()
-    def _w(self, designs: list[Design]) -> torch.Tensor:
-        """w (B, w_dim + ...) of checked designs.
+    def _w(self, designs: list[Design]) -> list[tuple[StyleModel, torch.Tensor]]:
+        """Each checked design's style model and its w (1, w_dim + ...).
 
         Each avatar goes through the network alone (batch 1): float kernels may round differently
         at other batch sizes, and an avatar must not change with the company it is made in.
         """
-        ws = []
+        out = []
         for d in designs:
-            z = self.latent(d.seed)
-            index, rgb = (t.to(self.device) for t in self.vocab.encode([self.vocab.resolve(d.spec, z)]))
-            w = self.generator.mapping(z[None].to(self.device), index, rgb)
+            model, full, z = self._resolved(d)
+            g = model.generator
+            index, rgb = (t.to(self.device) for t in model.vocab.encode([full]))
+            w = g.mapping(z[None].to(self.device), index, rgb)
             if d.truncation != 1.0 or d.sliders:
-                w = controls.apply_controls(w, self.generator.mean_w(index, rgb), self.config.w_dim,
-                                            d.truncation, d.sliders, self.directions)
-            ws.append(w)
-        return torch.cat(ws)
+                w = controls.apply_controls(w, g.mean_w(index, rgb), model.config.w_dim,
+                                            d.truncation, d.sliders, model.directions)
+            out.append((model, w))
+        return out
 
     @torch.inference_mode()
-    def _paint(self, w: torch.Tensor, size: int | None = None) -> list[Image.Image]:
-        """Images of w (B, ...), one avatar at a time (see ``_w``), at the native size or at ``size``.
+    def _paint(self, ws: list[tuple[StyleModel, torch.Tensor]], size: int | None = None) -> list[Image.Image]:
+        """Images of (model, w (1, ...)) pairs, one avatar at a time (see ``_w``), at the model's native size
+        or at ``size``.
 
         Other sizes come from the generator's palette logits, through the learned upsampler when the
         weights have one (else plain logit upsampling): crisp edges, never an enlarged 128 px picture.
         """
-        if size is None or size == self.resolution:
-            return [tensor_to_images(self.generator.synthesis(w_i[None]).float())[0] for w_i in w]
-        up = self.upsampler or upsample_logits
-        return [tensor_to_images(up(*self.generator.palette_synthesis(w_i[None]), size).float())[0] for w_i in w]
+        images = []
+        for model, w in ws:
+            if size is None or size == model.config.resolution:
+                images.append(tensor_to_images(model.generator.synthesis(w).float())[0])
+            else:
+                up = model.upsampler or upsample_logits
+                images.append(tensor_to_images(up(*model.generator.palette_synthesis(w), size).float())[0])
+        return images
 
     # ---- images -------------------------------------------------------------------------
     def design(self, spec: dict, seed: int, truncation: float = 1.0,
@@ -205,53 +329,78 @@ class AvatarStudio:
     def full_recipe(self, recipe: dict | str | Recipe) -> Recipe:
         """The recipe with every "any" in its spec resolved and the model id filled in."""
         r = self.check_recipe(recipe)
-        full = replace(r.design, spec=self.vocab.resolve(r.spec, self.latent(r.seed)))
-        return self._stamp(replace(r, design=full, model=self.model_id))
+        model, spec, _ = self._resolved(r.design)
+        return self._stamp(replace(r, design=replace(r.design, spec=_styled(model.style, spec)), model=model.model_id))
 
     # ---- exploring ----------------------------------------------------------------------
     def variations(self, recipe: dict | str | Recipe, locked: list[str],
                    n: int = N_VARIATIONS) -> list[tuple[Recipe, Image.Image]]:
         """n avatars that keep the ``locked`` attributes (as the recipe shows them) and vary the rest."""
         r = self.full_recipe(recipe)
-        bad = [k for k in locked if k not in self.vocab.names]
+        model, spec = self._split(r.spec)
+        names = model.vocab.names
+        bad = [k for k in locked if k not in names]
         if bad:
-            raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to lock; choose from: {', '.join(self.vocab.names)}")
-        base = {k: v for k, v in r.spec.items() if k in locked}
+            raise ValueError(f"unknown attribute {str(bad[0])[:40]!r} to lock; choose from: {', '.join(names)}")
+        base = {k: v for k, v in spec.items() if k in locked}
         seeds = [(r.seed * 1_000_003 + 7_919 * (i + 1)) % (2**31) for i in range(n)]
-        out = [self._stamp(replace(r, design=replace(r.design, seed=seed, spec=self.vocab.resolve(base, self.latent(seed)))))
-               for seed in seeds]
+        out = [self._stamp(replace(r, design=replace(r.design, seed=seed, spec=_styled(
+            model.style, model.vocab.resolve(base, self.latent(seed, model.style)))))) for seed in seeds]
         return list(zip(out, self._paint(self._w([v.design for v in out]))))
 
     def preview(self, recipe: dict | str | Recipe, attribute: str) -> list[tuple[str, Image.Image]]:
         """Every choice of one categorical attribute on the recipe's current face."""
-        if attribute not in self.vocab.categorical:
-            raise ValueError(f"unknown attribute {str(attribute)[:40]!r} to preview; "
-                             f"choose from: {', '.join(self.vocab.categorical)}")
         r = self.full_recipe(recipe)
-        choices = self.vocab.categorical[attribute]
+        vocab = self._split(r.spec)[0].vocab
+        if attribute not in vocab.categorical:
+            raise ValueError(f"unknown attribute {str(attribute)[:40]!r} to preview; "
+                             f"choose from: {', '.join(vocab.categorical)}")
+        choices = vocab.categorical[attribute]
         designs = [replace(r.design, spec={**r.spec, attribute: c}) for c in choices]
         return list(zip(choices, self._paint(self._w(designs))))
 
-    def sticker_pack(self, recipe: dict | str | Recipe) -> bytes:
-        """A ZIP of PNGs: the recipe's face in every expression preset, exported as the recipe says."""
+    def sticker_pack(self, recipe: dict | str | Recipe, every_style: bool = False) -> bytes:
+        """A ZIP of PNGs: the recipe's face (in its style) in every expression preset, exported as the
+        recipe says. ``every_style``: also the same person in every other loaded style
+        (``restyle``), in that style's presets, as ``<style>/<preset>.png``."""
         r = self.full_recipe(recipe)
-        presets = self.vocab.expressions
-        images = self._paint(self._w([replace(r.design, spec={**r.spec, **parts}) for parts in presets.values()]),
-                             r.size)
+        designs, names = self._stickers(r.design, "")
+        if every_style:
+            for style in self.styles:
+                if style != self._split(r.spec)[0].style:
+                    carried = replace(r.design, spec=self.check_design(replace(
+                        r.design, spec=self.restyle(r.spec, style))).spec)
+                    more, more_names = self._stickers(carried, f"{style}/")
+                    designs, names = designs + more, names + more_names
+        images = self._paint(self._w(designs), r.size)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, im in zip(presets, images):
-                entry = zipfile.ZipInfo(f"{name.replace(' ', '-')}.png", date_time=ZIP_TIME)  # same recipe, same bytes
+            for name, im in zip(names, images):
+                entry = zipfile.ZipInfo(name, date_time=ZIP_TIME)  # same recipe, same bytes
                 zf.writestr(entry, png_bytes(finish(im, r.export)), zipfile.ZIP_DEFLATED)
         return buf.getvalue()
+
+    def _stickers(self, design: Design, folder: str) -> tuple[list[Design], list[str]]:
+        """A checked design in each of its style's expression presets, and their file names."""
+        presets = self._split(design.spec)[0].vocab.expressions
+        return ([replace(design, spec={**design.spec, **parts}) for parts in presets.values()],
+                [f"{folder}{name.replace(' ', '-')}.png" for name in presets])
 
     def morph(self, recipe_a: dict | str | Recipe, recipe_b: dict | str | Recipe, frames: int = 16) -> bytes:
         """An animated GIF that walks w from one recipe to the other and back (export settings of the first)."""
         if not 2 <= frames <= 64:
             raise ValueError(f"frames must be from 2 to 64, got {frames!r}")
         a, b = self.check_recipe(recipe_a), self.check_recipe(recipe_b)
-        w0, w1 = self._w([a.design]), self._w([b.design])
+        (model, w0), (model_b, w1) = self._w([a.design, b.design])
+        if model is not model_b:  # two generators, two w spaces: a walk between them has no meaning
+            raise ValueError(f"recipe A is in style {model.style} and recipe B in style {model_b.style}: a morph "
+                             f"walks within one style; restyle B first (studio.restyle(spec, {model.style!r}))")
         ts = [i / (frames - 1) for i in range(frames)]
-        w = torch.cat([controls.interpolate(w0, w1, t) for t in ts + ts[-2:0:-1]])
         export = replace(a.export, size=min(a.size, 256))
-        return gif_bytes([finish(im, export) for im in self._paint(w, export.size)])
+        ws = [(model, controls.interpolate(w0, w1, t)) for t in ts + ts[-2:0:-1]]
+        return gif_bytes([finish(im, export) for im in self._paint(ws, export.size)])
+
+
+def _styled(style: str, spec: dict[str, str]) -> dict[str, str]:
+    """A spec of this style: "style" first, left out for avataaars (so older recipes stay byte-identical)."""
+    return spec if style == S.DEFAULT_STYLE else {"style": style, **spec}

@@ -130,12 +130,13 @@ class Designer:
         self.palettes = studio.palettes
         self._texts: list[tuple[Any, Callable[[str], dict]]] = []     # (widget, its props in a language)
 
-    def form_of(self, recipe) -> list:
-        """Control values showing a recipe; a recipe of another model version says so in a toast."""
+    def form_of(self, recipe, lang: str = "en") -> list:
+        """Control values showing a recipe; a recipe of another model version says so in a toast. On a page of
+        several styles, the attribute and colour controls become those of the recipe's style."""
         values, note = self.form.values_of(recipe)
         if note:
             gr.Info(html.escape(note, quote=False))        # toasts render HTML; the note echoes the recipe's model
-        return values
+        return self.style_controls(values, lang) if self.form.multi else values
 
     def match_expression(self, spec: dict) -> str:
         return self.form.match_expression(spec)
@@ -151,9 +152,10 @@ class Designer:
                 F.push(history, r.to_json()))
 
     @_user_errors
-    def set_expression(self, name: str) -> list:
-        """Eyes, eyebrows and mouth of an expression preset ("any" frees all three; "custom" keeps them)."""
-        parts = self.form.expression_parts(name)
+    def set_expression(self, name: str, style: str | None = None) -> list:
+        """Eyes, eyebrows and mouth of an expression preset of the page's style ("any" frees all three;
+        "custom" keeps them)."""
+        parts = self.form.expression_parts(name, style)
         return [gr.skip() for _ in self.parts] if parts is None else parts
 
     @_user_errors
@@ -306,10 +308,11 @@ class Designer:
 
     @_user_errors
     def sticker_pack(self, recipe: str) -> str:
-        """A ZIP of PNGs: this face in every expression preset."""
+        """A ZIP of PNGs: this face in every expression preset (and in every style, on a page of several)."""
         r = self.studio.check_recipe(F.text("recipe", recipe))
-        check_work("a sticker pack", len(self.expressions), r.size)
-        return _save(self.studio.sticker_pack(r), f"stickers-{r.seed}.zip")
+        styles = self.form.styles if self.form.multi else [self.form.main]
+        check_work("a sticker pack", sum(len(self.form.presets(s)) for s in styles), r.size)
+        return _save(self.studio.sticker_pack(r, every_style=self.form.multi), f"stickers-{r.seed}.zip")
 
     @_user_errors
     def recipe_file(self, recipe: str) -> str:
@@ -339,13 +342,15 @@ class Designer:
         """The language this browser chose last time (nothing to change for English)."""
         return [gr.skip() for _ in self._texts] if lang == "en" else self.relabel(lang)
 
-    def choices(self, lang: str, attribute: str) -> list[tuple[str, str]]:
-        """Dropdown choices of an attribute: ("any" first) as (label, id)."""
+    def choices(self, lang: str, attribute: str, style: str | None = None) -> list[tuple[str, str]]:
+        """Dropdown choices of an attribute (in a style; default: as the page starts): ("any" first) as (label, id)."""
+        ids = self.attributes[attribute] if style is None else self.studio.style_controls(style).get(attribute, [])
         return [(self.labels.choice(lang, attribute, ANY), ANY)] + [
-            (self.labels.choice(lang, attribute, c), c) for c in self.attributes[attribute]]
+            (self.labels.choice(lang, attribute, c), c) for c in ids]
 
     def expression_choices(self, lang: str) -> list[tuple[str, str]]:
-        names = [ANY, *self.expressions, CUSTOM]
+        """Every style's presets (the main style's first); a preset its style lacks is refused by name."""
+        names = [ANY, *dict.fromkeys(n for s in self.form.styles for n in self.form.presets(s)), CUSTOM]
         return [(self.labels.expression(lang, n), n) for n in names]
 
     def attribute_choices(self, lang: str, names: Sequence[str]) -> list[tuple[str, str]]:
@@ -371,13 +376,15 @@ class Designer:
                 self._t(gr.Markdown(self.labels.ui("en", "title")), value="title")
                 self.w["lang"] = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
                                           label="Language / 语言", scale=0, min_width=180, elem_id="language")
-            start = dict(zip(self.fields, self.form_of(self.form.start)))
+            start = dict(zip(self.fields, self.form.values_of(self.form.start)[0]))
+            self._style_picker(start, "en")
             with gr.Row(elem_id="main-row"):
                 with gr.Column(scale=2, min_width=320, elem_id="controls-col"):
                     self._design_controls(start, "en")
                 with gr.Column(scale=3, min_width=320, elem_id="avatar-col"):   # pinned (style.css)
                     self._avatar(start, "en")
             self._tools("en")
+            self._style_credits()
             self._wire(demo)
         return demo
 
@@ -426,7 +433,9 @@ class Designer:
         self.w[f"attr:{attribute}"] = self._tf(
             gr.Dropdown(self.choices(lang, attribute), value=start[f"attr:{attribute}"],
                         label=self.labels.attribute(lang, attribute), elem_id=f"attr-{attribute}"),
-            lambda lang: {"choices": self.choices(lang, attribute), "label": self.labels.attribute(lang, attribute)})
+            # (several styles: the choices follow the shown style, re-shown in the new language by _wire_styles)
+            lambda lang: {**({} if self.form.multi else {"choices": self.choices(lang, attribute)}),
+                          "label": self.labels.attribute(lang, attribute)})
 
     def _avatar(self, start: dict, lang: str) -> None:
         """The big live avatar (it is the file the Download button saves), its buttons, download options."""
@@ -542,7 +551,9 @@ class Designer:
             return event.success(**step)
 
         # live update: every hand-made change re-renders; while one runs, only the latest waits
-        gr.on([w[f].input for f in self.fields if f not in self._picked], trigger_mode="always_last", **step)
+        gr.on([w[f].input for f in self.fields if f not in self._picked and f != "style"], trigger_mode="always_last",
+              **step)
+        self._wire_styles(form, then_step)
         # a picker fires "input" while dragged; a hex code typed into it fires only "change" and, as the
         # picker closes, "blur" (so blur is heard too: typed colours render at once)
         for field, (fn, target) in self._picked.items():
@@ -552,8 +563,8 @@ class Designer:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **QUICK))
-        then_step(w["expression"].input(self.set_expression, w["expression"], [w[f"attr:{a}"] for a in self.parts],
-                                        **QUICK))
+        then_step(w["expression"].input(self.set_expression, [w["expression"], *([w["style"]] if "style" in w else [])],
+                                        [w[f"attr:{a}"] for a in self.parts], **QUICK))
         then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))
         then_step(w["randomise"].click(self.randomise_all, form, form, **QUICK))
         then_step(w["reset"].click(self.reset_any, form, form, **QUICK))
@@ -586,6 +597,68 @@ class Designer:
         lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
         demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
             self.relabel_stored, lang, texts, **QUICK)
+
+    # ---- art styles: the picker at the top (only on a page of several styles) ------------------------
+    def style_controls(self, values: list, lang: str = "en") -> list:
+        """Form values as updates that show the controls of their style: its choices, the rest hidden."""
+        style = self.form.style_of(values)
+        has = self.studio.style_controls(style)
+        out = []
+        for field, value in zip(self.fields, values):
+            kind, _, name = field.partition(":")
+            if kind == "attr":
+                out.append(gr.update(value=value, choices=self.choices(lang, name, style), visible=name in has))
+            elif kind in ("any", "color"):
+                out.append(gr.update(value=value, visible=name in has))
+            elif kind == "slider":       # the sliders are the main style's directions
+                out.append(gr.update(value=value, visible=style == self.form.main))
+            else:
+                out.append(value)
+        return out
+
+    @_user_errors
+    def switch_style(self, recipe: str, style: str, lang: str = "en") -> list:
+        """The same person in another style (studio.restyle_recipe), shown in that style's controls."""
+        lang = check_language(lang)
+        return self.form_of(self.studio.restyle_recipe(F.text("recipe", recipe), F.text("style", style)), lang)
+
+    @_user_errors
+    def pick_style(self, recipe: str, lang: str, evt: gr.SelectData) -> list:
+        """A thumbnail clicked: switch to its style."""
+        return self.switch_style(recipe, self.form.styles[F.picked(getattr(evt, "index", None), len(self.form.styles))],
+                                 lang)
+
+    @_user_errors
+    def style_thumbnails(self, recipe: str) -> list[tuple[Image.Image, str]]:
+        """The current face in every style (native size), captioned with the style's name."""
+        r = self.studio.check_recipe(F.text("recipe", recipe))
+        return [(self.studio.design_recipe(self.studio.restyle_recipe(r, s)), s) for s in self.form.styles]
+
+    def _style_picker(self, start: dict, lang: str) -> None:
+        """Thumbnails of the face in every style, and the style choice (a form field); hidden with one style."""
+        w, multi = self.w, self.form.multi
+        with self._t(gr.Accordion(self.labels.ui(lang, "style"), visible=multi, elem_id="style-picker"), label="style"):
+            w["style_gallery"] = self._t(gr.Gallery(format="png", columns=max(len(self.form.styles), 1), rows=1,
+                                                    height=170, allow_preview=False, label=self.labels.ui(lang, "style_info"),
+                                                    elem_id="style-thumbnails"), label="style_info")
+            if multi:
+                w["style"] = gr.Radio(self.form.styles, value=start["style"], show_label=False, elem_id="style")
+
+    def _style_credits(self) -> None:
+        """The footer's credit line of each loaded style's artwork, as its DiceBear style file states it
+        (several styles only; the credits of the first style are in the README and model card)."""
+        lines = [f"- {s}: {html.escape(self.studio.model(s).vocab.credit.get('text', ''), quote=False)}"
+                 for s in self.form.styles if self.studio.model(s).vocab.credit]
+        gr.Markdown("\n".join(lines), visible=self.form.multi and bool(lines), elem_id="style-credits")
+
+    def _wire_styles(self, form: list, then_step: Callable) -> None:
+        if not self.form.multi:
+            return
+        w = self.w
+        then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK))
+        then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **QUICK))
+        w["recipe"].change(self.style_thumbnails, w["recipe"], w["style_gallery"], **HEAVY)
+        w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK)
 
     @property
     def _picked(self) -> dict[str, tuple[Callable, str]]:

@@ -12,6 +12,10 @@ older folders and checkpoints).
       checksums.json                       SHA-256 of every file above
       README.md, evaluation.json, training.json   documentation; never loaded, so not checked
 
+Art styles: a further DiceBear style is a folder of the same format beside it, named after the
+style its config's vocabulary records (``weights/big-smile/``: ``"vocabulary": {"style":
+"big-smile", ...}``); ``style_folders`` finds them, and each is loaded like the first.
+
 Loading verifies every checksum first, then builds the model on the meta device (no memory),
 checks every tensor name and shape against the files' headers, and loads with strict=True.
 Only safetensors are read; nothing is unpickled.
@@ -290,6 +294,24 @@ def is_hub_id(text: str) -> bool:
     """
     return (HUB_ID.fullmatch(text) is not None and not Path(text).suffix
             and not os.path.lexists(text.split("/")[0]))
+
+
+def style_folders(folder: Path, exclude: str) -> list[Path]:
+    """The weights folders of further art styles beside ``folder``: each subfolder of its parent whose
+    config.json's vocabulary names the folder's own name as its style (``exclude``: the main folder's
+    style), in name order. Their files are checked when they are loaded."""
+    found = []
+    for path in sorted(Path(folder).resolve().parent.iterdir()):
+        config = path / CONFIG_FILE
+        if path == Path(folder).resolve() or path.name == exclude or not config.is_file():
+            continue
+        try:
+            style = json.loads(config.read_text())["vocabulary"].get("style")
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+            raise WeightsError(f"{config} does not describe a generator ({type(e).__name__}: {e})") from None
+        if style == path.name:
+            found.append(path)
+    return found
 
 
 def load(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Generator, Directions]:

@@ -3,7 +3,8 @@
 Example:
     python -m benchmarks.design --weights weights/avatar-studio --n 50
     python -m benchmarks.design --weights weights/avatar-studio --n 200 --out /tmp/design.json
-    python -m benchmarks.design --weights weights/avatar-studio-big-smile --style big-smile
+    python -m benchmarks.design --weights weights/big-smile             # a style folder: its own style
+    python -m benchmarks.design --weights weights/avatar-studio --style micah   # weights/micah beside it
 
 Avatar i is ``studio.resolve({}, seed=i)`` (a full spec) with one draw of the unlabelled
 choices for DiceBear. After a warm-up, each iteration times ``studio.design(spec, seed)``
@@ -39,8 +40,8 @@ def _ms(fn) -> float:
 
 
 def benchmark(studio: AvatarStudio, n: int, style: str = "avataaars") -> dict:
-    size = studio.resolution
-    specs = [studio.resolve({}, seed=i) for i in range(n)]
+    size = studio.model(style).config.resolution
+    specs = [studio.resolve({"style": style}, seed=i) for i in range(n)]
     hidden = [other_hidden(i, style=style) for i in range(n)]
     for i in range(WARMUP):
         studio.design(specs[i % n], seed=i)
@@ -72,13 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, required=True, help="weights folder (weights/NAME)")
     parser.add_argument("--n", type=int, default=50, help="timed avatars per method (default 50)")
     parser.add_argument("--device", default="cpu", help="torch device of the model (default cpu)")
-    parser.add_argument("--style", default="avataaars", choices=styles.NAMES,
-                        help="DiceBear style the weights were trained on (default avataaars)")
+    parser.add_argument("--style", default=None, choices=styles.NAMES,
+                        help="style to time (default: the one the --weights folder draws)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be >= 1")
-    r = benchmark(AvatarStudio.from_pretrained(args.weights, device=args.device), args.n, args.style)
+    studio = AvatarStudio.from_pretrained(args.weights, device=args.device)
+    r = benchmark(studio, args.n, args.style or studio.vocab.style_name)
     print(f"studio.design, batch 1 ({r['size']} px): median {r['design_ms_median']:.2f} ms")
     print(f"DiceBear+resvg -> PIL ({r['size']} px): median {r['dicebear_resvg_ms_median']:.2f} ms")
     print(f"ratio {r['ratio']:.2f}x (goal <= {GOAL}x: {'met' if r['met'] else 'NOT met'}); "

@@ -58,3 +58,28 @@ def shipped_studio() -> AvatarStudio:
     if not (SHIPPED / "config.json").exists():
         pytest.fail(f"shipped weights missing at {SHIPPED}")
     return AvatarStudio.from_pretrained(SHIPPED, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def two_styles(tiny_weights, tmp_path_factory) -> Path:
+    """Two tiny style folders side by side: tiny (avataaars, the main folder) and big-smile beside it."""
+    import dataclasses
+    import shutil
+    from train.export import export
+    from train.render_dataset import render_dataset
+    from train.train import PRESETS, train
+    root = tmp_path_factory.mktemp("styles")
+    shutil.copytree(tiny_weights, root / "tiny")
+    data = render_dataset(root / "data" / "big-smile", n=24, size=TINY_SIZE, seed=5, workers=1, progress=False,
+                          style="big-smile")
+    run = train(data, root / "runs" / "big-smile", dataclasses.replace(PRESETS["tiny"], steps=6), progress=False)
+    export(run, root / "big-smile", version="1", name="tiny-big-smile", k=2, names=[])
+    shutil.rmtree(root / "data")
+    shutil.rmtree(root / "runs")
+    return root / "tiny"
+
+
+@pytest.fixture(scope="session")
+def styled_studio(two_styles) -> AvatarStudio:
+    """A tiny studio drawing two styles: avataaars and big-smile (found beside the main folder)."""
+    return AvatarStudio.from_pretrained(two_styles, device="cpu")

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from benchmarks import design as benchmark_design, render as benchmark_render
-from train import classifier, evaluate
+from train import classifier, evaluate, styles
 from train.classifier import FitConfig
 from train.dataset import load_images, read_metadata
 from train.errors import TrainError
@@ -129,7 +130,11 @@ def test_evaluate_writes_every_figure(tiny_weights, tiny_data, tiny_classifier, 
     assert sum(v["real"] for v in r["conditioning_accuracy"].values()) / len(vocab.categorical) > 0.6
     assert set(r["edit_consistency"]["per_attribute"]) == set(vocab.categorical)
     fd = r["frechet_distance"]
-    assert fd["generated"] > 0 and fd["real_baseline"] >= 0 and set(fd) == {"generated", "real_baseline", "ratio"}
+    assert fd["generated"] > 0 and fd["real_baseline"] >= 0
+    assert set(fd) == {"generated", "real_baseline", "ratio", "baseline", "disjoint"}
+    assert fd["baseline"] == "other unlabelled choices"  # avataaars has unlabelled parts: today's baseline
+    dj = fd["disjoint"]
+    assert dj["baseline"] == "disjoint real sample" and dj["generated"] > 0 and dj["real_baseline"] > 0
     assert set(r["diversity"]) == {"hair", "outfit"}
     assert all(0 <= v["generated"] <= 1 for v in r["diversity"].values())
     assert r["ms_per_avatar"]["median"] > 0 and r["ms_per_avatar"]["runs"] == 3
@@ -180,3 +185,22 @@ def test_benchmark_design_reports_a_ratio(tiny_weights, capsys):
     assert r["ratio"] == pytest.approx(r["design_ms_median"] / r["dicebear_resvg_ms_median"], rel=0.01)
     assert r["batch8_avatars_per_s"] > 0 and r["png_encode_ms_median"] > 0
     assert math.isfinite(r["ratio"]) and r["met"] == (r["ratio"] <= benchmark_design.GOAL)
+
+
+def test_big_smile_needs_the_disjoint_fd_baseline():
+    """big-smile has no unlabelled parts: re-rendering the same specs gives the same pictures (an FD baseline
+    of 0); a second, disjoint real sample gives the sampling noise of FD instead."""
+    from train.render_dataset import draw_labels
+    vocab = styles.vocabulary("big-smile")
+    assert vocab["unlabelled"] == {} and evaluate.other_hidden(3, style="big-smile") == {}
+    rows = [draw_labels(1, i, vocab) for i in range(16)]
+    real = [np.asarray(evaluate.render_image(lab, hid, 16, "big-smile"), np.float32) for lab, hid in rows]
+    again = [np.asarray(evaluate.render_image(lab, evaluate.other_hidden(i, style="big-smile"), 16, "big-smile"),
+                        np.float32) for i, (lab, _) in enumerate(rows)]
+    assert all(np.array_equal(a, b) for a, b in zip(real, again))
+    disjoint = [np.asarray(im, np.float32) for im in evaluate.disjoint_sample(16, 16, "big-smile")]
+    assert all(np.array_equal(a, np.asarray(b, np.float32))
+               for a, b in zip(disjoint, evaluate.disjoint_sample(16, 16, "big-smile")))  # its own fixed stream
+    feats = lambda images: torch.tensor(np.stack([im[::4, ::4].reshape(-1) for im in images]) / 255.0)  # noqa: E731
+    assert evaluate.frechet_distance(feats(real), feats(again)) == pytest.approx(0.0, abs=1e-4)
+    assert evaluate.frechet_distance(feats(real), feats(disjoint)) > 0.01

@@ -26,7 +26,7 @@ def premultiplied_8bit(rgba: torch.Tensor) -> torch.Tensor:
 def logits(studio):
     """The tiny generator's (mix, palette, alpha) of three avatars."""
     with torch.inference_mode():
-        return [studio.generator.palette_synthesis(studio._w([studio.check_design(Design(seed, {}, 1.0, {}))]))
+        return [studio.generator.palette_synthesis(studio._w([studio.check_design(Design(seed, {}, 1.0, {}))])[0][1])
                 for seed in (0, 1, 2)]
 
 

@@ -12,7 +12,13 @@ For the first --n rows of the held-out folder --data (seed = row index):
                          generated next to real;
   Fréchet distance       in the classifier's feature space, generated vs real, next to the
                          real-vs-real baseline: the same specs re-rendered with another draw of
-                         the unlabelled choices (avataaars: hat colour, accessory colour, shirt graphic);
+                         the unlabelled choices (avataaars: hat colour, accessory colour, shirt graphic).
+                         A style with no unlabelled parts (big-smile) re-renders the same pictures,
+                         so that baseline is 0; there both sides are measured against a second real
+                         sample, disjoint from the first (other specs, drawn as the data was):
+                         generated-vs-disjoint next to real-vs-disjoint, which is the sampling noise
+                         of FD at this n. Every style reports both ("disjoint"); the bar uses the
+                         first where it is not 0;
   edit consistency       same seed, one categorical attribute changed (row i edits attribute
                          i mod A to another value): the edited one reads as the new value and
                          every other attribute reads as before; generated next to real renders
@@ -53,6 +59,8 @@ TIMING_RUNS = 30
 WARMUP = 3
 OTHER_RENDER_SEED = 1_000_003     # RNG stream of the re-rendered (real-vs-real) unlabelled choices
 EDIT_SEED = 2_000_003             # RNG stream of the edits' new values
+DISJOINT_SEED = 3_000_003         # RNG stream of the second, disjoint real sample (the FD baseline without
+#                                   unlabelled parts)
 BARS = {
     "conditioning_accuracy": "generated >= 0.95 x real-render ceiling on every categorical attribute",
     "color_error": "generated <= 2 x real-render error on every colour",
@@ -72,6 +80,18 @@ def other_hidden(index: int, seed: int = OTHER_RENDER_SEED, style: str = "avataa
 def render_image(labels: dict, hidden: dict, size: int, style: str = "avataaars") -> Image.Image:
     """DiceBear + resvg, decoded to a PIL RGBA image."""
     return Image.open(io.BytesIO(styles.render_png(style, labels, hidden, size))).convert("RGBA")
+
+
+def disjoint_sample(n: int, size: int, style: str) -> list[Image.Image]:
+    """n real renders of other specs than the held-out rows, drawn as the data was (its own stream)."""
+    from train.render_dataset import draw_labels
+    vocab = styles.vocabulary(style)
+    return [render_image(*draw_labels(DISJOINT_SEED, i, vocab), size, style) for i in range(n)]
+
+
+def fd_block(generated: float, real_baseline: float, baseline: str) -> dict:
+    return {"generated": round(generated, 6), "real_baseline": round(real_baseline, 6),
+            "ratio": ratio(generated, real_baseline), "baseline": baseline}
 
 
 def edit_for(index: int, labels: dict, names: list[str], choices: dict[str, list[str]]) -> tuple[str, str]:
@@ -160,13 +180,16 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     if studio.resolution != size or data_size != size:
         log(f"note: model {studio.resolution} px, data {data_size} px, classifier {size} px: resized to {size}")
     style = read_style(data)
+    if studio.vocab.style_name != style:
+        raise TrainError(f"{data} holds {style} renders, but the model in {weights} draws {studio.vocab.style_name}")
     names = list(vocab.categorical)
     labels = [{k: row[k] for k in vocab.names} for row in rows]
+    styled = [{"style": style, **lab} for lab in labels]  # what the studio is asked for: this style
     seeds = list(range(n))
     index, rgb = vocab.encode(labels)
 
     log(f"generating {n} avatars for the specs of {data} ...")
-    p_gen = predict(model, generate(studio, labels, seeds, size))
+    p_gen = predict(model, generate(studio, styled, seeds, size))
     p_real = predict(model, load_images(data, rows, size))
 
     log(f"re-rendering {n} real avatars with other unlabelled choices, and {n} edits ...")
@@ -178,9 +201,9 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     p_real_edit = predict(model, pil_to_uint8(
         [render_image(lab, h, data_size, style) for lab, h in zip(edited_labels, hidden)], size))
     log("generating the edits and the 'any' avatars ...")
-    p_gen_edit = predict(model, generate(studio, edited_labels, seeds, size))
-    p_any = predict(model, generate(studio, [{}] * n, seeds, size))
-    ms = time_design(studio, labels, timing_runs)
+    p_gen_edit = predict(model, generate(studio, [{"style": style, **lab} for lab in edited_labels], seeds, size))
+    p_any = predict(model, generate(studio, [{"style": style}] * n, seeds, size))
+    ms = time_design(studio, styled, timing_runs)
 
     acc_gen = classifier.accuracy(model, p_gen, index, rgb)
     acc_real = classifier.accuracy(model, p_real, index, rgb)
@@ -188,8 +211,11 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
     new = torch.tensor([vocab.categorical[a].index(v) for a, v in edits])
     ok_gen = edit_success(p_gen, p_gen_edit, attr, new)
     ok_real = edit_success(p_other, p_real_edit, attr, new)
-    fd_gen = frechet_distance(p_gen.features, p_real.features)
-    fd_base = frechet_distance(p_other.features, p_real.features)
+    p_disjoint = predict(model, pil_to_uint8(disjoint_sample(n, data_size, style), size))
+    fd_other = fd_block(frechet_distance(p_gen.features, p_real.features),
+                        frechet_distance(p_other.features, p_real.features), "other unlabelled choices")
+    fd_disjoint = fd_block(frechet_distance(p_gen.features, p_disjoint.features),
+                           frechet_distance(p_real.features, p_disjoint.features), "disjoint real sample")
     diversity = {name: _pair(normalised_entropy(p_any.index[:, names.index(name)], len(vocab.categorical[name])),
                              normalised_entropy(p_real.index[:, names.index(name)], len(vocab.categorical[name])))
                  for name in ("hair", "outfit") if name in names}
@@ -201,8 +227,8 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
                        "train_seconds": meta.get("seconds")},
         "conditioning_accuracy": {k: _pair(acc_gen["accuracy"][k], acc_real["accuracy"][k]) for k in names},
         "color_error": {k: _pair(acc_gen["color_error"][k], acc_real["color_error"][k]) for k in vocab.colors},
-        "frechet_distance": {"generated": round(fd_gen, 6), "real_baseline": round(fd_base, 6),
-                             "ratio": ratio(fd_gen, fd_base)},
+        "frechet_distance": {**(fd_other if styles.vocabulary(style)["unlabelled"] else fd_disjoint),
+                             "disjoint": fd_disjoint},
         "edit_consistency": {
             **_pair(float(ok_gen.float().mean()), float(ok_real.float().mean())),
             "per_attribute": {k: _pair(float(ok_gen[attr == a].float().mean()) if (attr == a).any() else 0.0,
@@ -253,6 +279,10 @@ def report(r: dict) -> str:
         lines.append(f"  {k:26s} {v['generated']:9.2f} {v['real']:7.2f} {v['ratio'] or 0:7.3f}")
     fd, ed = r["frechet_distance"], r["edit_consistency"]
     lines.append(f"{'Fréchet distance':28s} {fd['generated']:9.3f} {fd['real_baseline']:7.3f} {fd['ratio'] or 0:7.3f}")
+    lines.append(f"  {'(baseline: ' + fd['baseline'] + ')':26s}")
+    dj = fd["disjoint"]
+    lines.append(f"  {'vs a disjoint real sample':26s} {dj['generated']:9.3f} {dj['real_baseline']:7.3f} "
+                 f"{dj['ratio'] or 0:7.3f}")
     lines.append(f"{'edit consistency':28s} {ed['generated']:9.4f} {ed['real']:7.4f} {ed['ratio'] or 0:7.3f}")
     for k, v in r["diversity"].items():
         lines.append(f"{'diversity ' + k:28s} {v['generated']:9.4f} {v['real']:7.4f}")

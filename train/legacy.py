@@ -11,6 +11,9 @@ Shims:
   ``train.export`` fold old checkpoints on the fly;
 - a weights folder of that form, or a single ``model.safetensors`` over the shard size,
   -> the current folder (``convert_folder``);
+- a vocabulary without the record of its artwork (made before styles: no style name, DiceBear
+  mapping, identity tags or credit) -> the same choices with that record from the style's
+  declaration in train/styles (``record_artwork``; what ``AvatarStudio.restyle`` needs);
 - a training config with the architecture's fields flat (runs before they were nested in
   ``TrainConfig.arch``) -> nested (``nest_train_config``).
 """
@@ -27,7 +30,10 @@ import torch
 from safetensors.torch import load_file
 
 from avatar_studio import weights
+from avatar_studio.attributes import Vocabulary
 from avatar_studio.generator import Architecture, Generator, GeneratorConfig
+from avatar_studio.upsampler import UPSAMPLER_CONFIG, UPSAMPLER_WEIGHTS
+from train import styles
 from train.errors import TrainError, stage_main
 
 
@@ -51,6 +57,7 @@ def fold_templates(state: dict, config: GeneratorConfig) -> dict:
     return state
 
 
+UPSAMPLER_FILES = (UPSAMPLER_CONFIG, UPSAMPLER_WEIGHTS)  # the export head, trained on this generator: copied
 ARCH_FIELDS = {f.name for f in dataclasses.fields(Architecture)}
 
 
@@ -62,6 +69,22 @@ def nest_train_config(saved: dict) -> dict:
             "arch": {k: v for k, v in saved.items() if k in ARCH_FIELDS}}
 
 
+def record_artwork(config: GeneratorConfig) -> GeneratorConfig:
+    """The config with its vocabulary's artwork record (style, DiceBear mapping, identity tags, credit)
+    filled in from the style's declaration; the choices must be the declaration's (so the model and
+    its pictures are unchanged). Configs that have the record pass unchanged."""
+    vocab = config.vocab
+    if vocab.identity:
+        return config
+    declared = Vocabulary.from_dict(styles.vocabulary(vocab.style_name))
+    if declared.conditioning() != vocab.conditioning():
+        raise TrainError(f"the model's vocabulary is not the {vocab.style_name} declaration's "
+                         f"(train/styles): cannot record its artwork")
+    recorded = dataclasses.replace(vocab, style=declared.style, dicebear=declared.dicebear,
+                                   identity=declared.identity, credit=declared.credit)
+    return dataclasses.replace(config, vocabulary=recorded.to_dict())
+
+
 def convert_folder(old: Path, new: Path) -> Path:
     """An older weights folder (checksums verified) -> the current format in ``new`` (the same
     function: tensors folded, shards under the size limit, fresh checksums; the documentation
@@ -71,7 +94,7 @@ def convert_folder(old: Path, new: Path) -> Path:
         raise TrainError(f"{new} is not empty; name a new folder")
     try:
         weights.verify_checksums(old)
-        config = weights.read_config(old)
+        config = record_artwork(weights.read_config(old))
         state = {}
         for name in weights.tensor_files(old):
             state.update(load_file(old / name))
@@ -81,7 +104,7 @@ def convert_folder(old: Path, new: Path) -> Path:
     model.load_state_dict(fold_templates(state, config), strict=True)
     new.mkdir(parents=True, exist_ok=True)
     weights.save_generator(model, new)
-    for name in (weights.DIRECTIONS_JSON, weights.DIRECTIONS_TENSORS, *weights.UNCHECKED):
+    for name in (weights.DIRECTIONS_JSON, weights.DIRECTIONS_TENSORS, *UPSAMPLER_FILES, *weights.UNCHECKED):
         if name != weights.CHECKSUMS_FILE and (old / name).is_file():
             shutil.copy2(old / name, new / name)
     weights.write_checksums(new)

@@ -142,10 +142,10 @@ def write_model_card(folder: Path) -> None:
 
 
 def _reproduce(model_id: str) -> str:
-    """The checked-in stage list (train/stages.json) as commands, when it is this model's."""
-    from train.stages import command_lines, read_stages
-    data = read_stages()
-    if data["model"] != model_id:
+    """The checked-in stage list (train/stages.json or a style's) as commands, when one is this model's."""
+    from train.stages import command_lines, stage_list_for
+    data = stage_list_for(model_id)
+    if data is None:
         return ""
     lines = "\n".join(command_lines(data))
     return f"\n## Reproduce\n\n{data['about']}\n\n```bash\n{lines}\n```\n"

@@ -112,7 +112,7 @@ class PairSet:
             raise SystemExit(f"{folders[0]} does not record the unlabelled choices (hat colour ...): "
                              f"render it with python -m train.render_dataset")
         mix, self.palette, alpha, generator = generator_outputs(weights, rows, codes)
-        if generator.config.vocabulary != vocab.to_dict():
+        if generator.config.vocab.conditioning() != vocab.conditioning():
             raise SystemExit(f"{folders[0]} was rendered with another vocabulary than {weights}'s generator")
         self.generator_id = f"{generator.config.name}@{generator.config.version}"
         self.n_mix = generator.n_mix
