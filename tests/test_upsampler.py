@@ -41,7 +41,7 @@ def head(studio):
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
-def test_tiled_painting_equals_the_whole_image_maths(studio, head, logits, factor):
+def test_sparse_painting_equals_the_whole_image_maths(studio, head, logits, factor):
     """The fast path (softmax near edges only) gives the training maths' pixels, to 8 bits."""
     size = studio.resolution * factor
     with torch.inference_mode():
@@ -108,6 +108,24 @@ def test_resume_continues_from_the_checkpoint(pair_folders, tiny_weights, tmp_pa
     assert resumed["step"] == 4
     for k, v in state["model"].items():  # the same data order and maths: the same weights
         assert torch.allclose(v, resumed["model"][k], atol=1e-6), k
+
+
+def test_warm_start_from_a_weights_folder_with_the_gmsd_term(trained, pair_folders, tiny_weights, tmp_path):
+    """--init_from a weights folder starts from its shipped head (strict, checksummed); another head is refused."""
+    from train import checkpoint
+    from train.upsample import train_upsampler
+    _, weights, cfg = trained
+    shipped = load_upsampler(weights, AvatarStudio.from_pretrained(weights, device="cpu").model_id,
+                             AvatarStudio.from_pretrained(weights, device="cpu").generator.n_mix)
+    warm = dataclasses.replace(cfg, steps=1, lr=0.0, gms=0.5, init_from=str(weights))
+    train_upsampler(pair_folders, tiny_weights, tmp_path / "w", warm, progress=False)
+    state = checkpoint.load_latest(tmp_path / "w")
+    for k, v in shipped.state_dict().items():  # lr 0: still the shipped head
+        assert torch.equal(v, state["model"][k]), k
+    row = json.loads((tmp_path / "w" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0 < row["gms"] < 1 and np.isclose(row["loss"], row["l1"] + cfg.grad * row["grad"] + 0.5 * row["gms"])
+    with pytest.raises(SystemExit, match="another head"):
+        train_upsampler(pair_folders, tiny_weights, tmp_path / "w2", dataclasses.replace(warm, width=4), progress=False)
 
 
 def test_exported_upsampler_reloads_strictly_and_exports_the_same_bytes(trained, tiny_weights):

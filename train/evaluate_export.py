@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from avatar_studio import AvatarStudio
 from avatar_studio.imaging import upscale
-from train import avataaars
+from train import avataaars, losses
 from train.render_dataset import draw_labels
 
 HATS = ("hat", "hijab", "turban", "winterHat")
@@ -71,16 +71,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def gmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """GMSD of two RGB arrays (H, W, 3) in 0..255."""
-    def magnitude(x: np.ndarray) -> torch.Tensor:
-        y = torch.from_numpy(x @ np.array([0.299, 0.587, 0.114]))[None, None]
-        y = F.avg_pool2d(y, 2)
-        k = torch.tensor([[1.0, 0.0, -1.0]] * 3, dtype=y.dtype) / 3
-        gx, gy = F.conv2d(y, k[None, None], padding=1), F.conv2d(y, k.T[None, None], padding=1)
-        return (gx ** 2 + gy ** 2).sqrt()
-    m1, m2 = magnitude(a), magnitude(b)
-    quality = (2 * m1 * m2 + 170) / (m1 ** 2 + m2 ** 2 + 170)
-    return float(quality.std())
+    """GMSD of two RGB arrays (H, W, 3) in 0..255 (``train.losses.gmsd``, the upsampler's loss term)."""
+    def batch(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x / 255).permute(2, 0, 1)[None]
+    return float(losses.gmsd(batch(a), batch(b))[0])
 
 
 def old_export(image: Image.Image, size: int) -> Image.Image:
@@ -184,7 +178,7 @@ def training_note(run: Path) -> str:
     return (f"Training (`{run}`{': ' + data if data else ''}{warm}): {last['step']} steps of {cfg['batch']} crops ({cfg['crop']} px native windows, "
             f"{cfg['crops']} per avatar) in {last['minutes']:.0f} min on one CPU thread; head {cfg['layers']} x "
             f"{cfg['width']} channels, x{cfg['factor']} pixel shuffle; lr {cfg['lr']}; loss L1 on mid-grey + {cfg['grad']} x "
-            f"gradient L1; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
+            f"gradient L1{f' + {gms} x GMSD per crop' if (gms := cfg.get('gms', 0.0)) else ''}; learned sharpness {last['sharpness'][0]:.2f} (x{cfg['factor']}), "
             f"{last['sharpness'][1]:.2f} (beyond).")
 
 

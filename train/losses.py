@@ -1,4 +1,5 @@
-"""Loss maths for the generator: paired reconstruction, palette choice and style-code balance."""
+"""Loss maths: the generator's (paired reconstruction, palette choice, style-code balance) and the
+export upsampler's gradient similarity (GMSD, also the export evaluation's metric)."""
 from __future__ import annotations
 
 import math
@@ -90,3 +91,29 @@ def critic_terms(critic: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor
     parts = critic.split(logits)
     ce = sum(F.cross_entropy(part.float(), index[:, a]) for a, part in enumerate(parts)) / len(parts)
     return (f_fake.float() - f_real.float()).abs().mean(), ce
+
+
+GMS_C = 170 / 255 ** 2  # GMSD's stability constant (Xue et al. 2014: 170 on 0..255 values)
+
+
+def gradient_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """GMSD's quality map of two RGB batches (B, 3, H, W) in 0..1: (B, 1, H/2, W/2), 1 = same edges.
+
+    Luma, 2x2 mean and 2x down, Prewitt gradient magnitude, then (2 m1 m2 + c) / (m1^2 + m2^2 + c).
+    GMSD is the map's standard deviation per image (``gmsd``)."""
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=a.dtype, device=a.device).view(1, 3, 1, 1)
+    k = torch.tensor([[1.0, 0.0, -1.0]] * 3, dtype=a.dtype, device=a.device) / 3  # Prewitt, x
+
+    def magnitude(x: torch.Tensor) -> torch.Tensor:
+        y = F.avg_pool2d((x * luma).sum(1, keepdim=True), 2)
+        gx, gy = F.conv2d(y, k[None, None], padding=1), F.conv2d(y, k.T[None, None], padding=1)
+        return (gx ** 2 + gy ** 2 + 1e-12).sqrt()  # the epsilon keeps the gradient of flat regions finite
+
+    m1, m2 = magnitude(a), magnitude(b)
+    return (2 * m1 * m2 + GMS_C) / (m1 ** 2 + m2 ** 2 + GMS_C)
+
+
+def gmsd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B,) GMSD of two RGB batches in 0..1 (0 = the same edges); differentiable (safe where flat)."""
+    q = gradient_similarity(a, b).flatten(1)
+    return (q.var(dim=1) + 1e-12).sqrt()

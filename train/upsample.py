@@ -1,14 +1,14 @@
 """Stage 5: train the export upsampler (generator palette logits at 128 px -> crisp 512 / 1024 px).
 
-Example (the shipped one: 1500 avatars at 512 px, the first 1000 of them at 1024 px, then
-65 + 16 minutes on one core):
+Example (the shipped one: 1500 avatars at 512 px, the first 1000 of them at 1024 px; the first
+head, then a warm-started stage that also minimises each crop's GMSD, on one core):
     python -m train.render_dataset --out data/up512 --n 1500 --size 512 --seed 11 --workers 1
     python -m train.render_dataset --out data/up1024 --n 1000 --size 1024 --seed 11 --workers 1
     python -m train.upsample --data data/up512 data/up1024 --weights weights/avatar-studio \\
         --out runs/up1 --steps 8000 --minutes 65
     python -m train.upsample ... --resume          # continue a stopped run from its last checkpoint
-    python -m train.upsample --data data/up512 data/up1024 --out runs/up2 --init_from runs/up1 \\
-        --lr 5e-4 --grad 2 --steps 1800 --minutes 16 --export weights/avatar-studio  # warm-started stage
+    python -m train.upsample --data data/up512 data/up1024 --out runs/up3 --init_from weights/avatar-studio \\
+        --lr 5e-4 --grad 2 --gms 0.3 --steps 4000 --minutes 50 --export weights/avatar-studio
 
 Training pairs are exact and free: every row of a rendered folder records its labels and its
 unlabelled choices (hat colour, accessory colour, shirt graphic), so the generator of --weights
@@ -17,7 +17,9 @@ holds the vector art's own render at 512 or 1024 px. Several folders of the same
 --seed; a later folder may hold only the first rows, a smaller --n) train every size at once.
 Each row gives --crops fixed windows; a step takes --batch of them (fewer at larger sizes: the
 same pixel count per size). The head starts as plain logit upsampling (its output layer is zero) and learns the
-residual logits; the loss is L1 of the RGBA composited on mid-grey plus L1 of its gradients.
+residual logits; the loss is L1 of the RGBA composited on mid-grey, plus --grad x L1 of its
+gradients, plus --gms x its GMSD per crop (``train.losses.gmsd``, the evaluation's edge metric).
+--init_from starts from another run's newest checkpoint or from a weights folder's upsampler.
 --export writes upsampler.json + upsampler.safetensors into a weights folder (and its checksums).
 """
 from __future__ import annotations
@@ -37,9 +39,9 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from avatar_studio.weights import load_generator
-from avatar_studio.upsampler import Upsampler, UpsamplerConfig, save_upsampler
-from train import checkpoint
+from avatar_studio.weights import WeightsError, load_generator
+from avatar_studio.upsampler import UPSAMPLER_CONFIG, Upsampler, UpsamplerConfig, has_upsampler, load_upsampler, save_upsampler
+from train import checkpoint, losses
 from train.dataset import encode_unlabelled, read_metadata, read_unlabelled
 from train.train import batch_ids
 
@@ -53,6 +55,7 @@ class UpsampleConfig:
     crop: int = 24                   # window side in native pixels (the head sees crop + 2 margin)
     margin: int = 4                  # context around a window (>= the head's receptive radius)
     grad: float = 1.0                # weight of the gradient L1 (edges)
+    gms: float = 0.0                 # weight of the GMSD of each crop (gradient magnitude similarity deviation)
     width: int = 32
     layers: int = 3
     factor: int = 4
@@ -61,7 +64,8 @@ class UpsampleConfig:
     log_every: int = 50
     checkpoint_every: int = 250
     minutes: float = 0.0             # stop (with a checkpoint) after this wall time; 0 = no limit
-    init_from: str = ""              # warm start: the head of another run's newest checkpoint (fresh schedule)
+    init_from: str = ""              # warm start (fresh schedule): the head of another run's newest checkpoint,
+                                     # or of a weights folder's upsampler (e.g. the shipped one)
 
 
 RESUMABLE = ("threads", "log_every", "checkpoint_every", "minutes")
@@ -73,11 +77,11 @@ def composite(rgba: torch.Tensor) -> torch.Tensor:
     return rgba[:, :3] * rgba[:, 3:] + GREY * (1 - rgba[:, 3:])
 
 
-def loss_terms(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L1 of the grey composites, L1 of their x/y differences)."""
+def loss_terms(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L1 of the grey composites, L1 of their x/y differences, their mean GMSD per crop)."""
     a, b = composite(fake), composite(real)
     grad = ((a.diff(dim=-1) - b.diff(dim=-1)).abs().mean() + (a.diff(dim=-2) - b.diff(dim=-2)).abs().mean())
-    return (a - b).abs().mean(), grad
+    return (a - b).abs().mean(), grad, losses.gmsd(a, b).mean()
 
 
 @torch.inference_mode()
@@ -158,6 +162,26 @@ def render_crops(model: Upsampler, inputs: torch.Tensor, palette: torch.Tensor, 
     return rgba[:, :, cut:side - cut, cut:side - cut]
 
 
+def warm_start(source: Path, ucfg: UpsamplerConfig) -> dict:
+    """The head weights to start from: a weights folder's upsampler (loaded strictly, checksums checked)
+    or a run's newest checkpoint; either must be this head (``ucfg``)."""
+    if has_upsampler(source):
+        try:
+            model = load_upsampler(source, ucfg.generator, ucfg.n_mix)
+        except WeightsError as e:
+            raise SystemExit(f"--init_from: {e}") from None
+        found, state = dataclasses.asdict(model.config), model.state_dict()
+    else:
+        warm = checkpoint.load_latest(source)
+        if warm is None:
+            raise SystemExit(f"--init_from: {source} holds neither an upsampler ({UPSAMPLER_CONFIG}) nor a usable "
+                             f"checkpoint")
+        found, state = warm["upsampler_config"], warm["model"]
+    if found != dataclasses.asdict(ucfg):
+        raise SystemExit(f"--init_from: {source} holds another head {found}, not {dataclasses.asdict(ucfg)}")
+    return {k: v.contiguous() for k, v in state.items()}
+
+
 def train_upsampler(folders: list[Path], weights: Path, out: Path, cfg: UpsampleConfig, resume: bool = False,
                     progress: bool = True) -> Path:
     torch.set_num_threads(cfg.threads)
@@ -184,12 +208,7 @@ def train_upsampler(folders: list[Path], weights: Path, out: Path, cfg: Upsample
         opt.load_state_dict(state["optimizer"])
         start = state["step"]
     elif cfg.init_from:
-        warm = checkpoint.load_latest(Path(cfg.init_from))
-        if warm is None:
-            raise SystemExit(f"--init_from: no usable checkpoint in {cfg.init_from}")
-        if warm["upsampler_config"] != dataclasses.asdict(ucfg):
-            raise SystemExit(f"--init_from: {cfg.init_from} holds another head {warm['upsampler_config']}")
-        model.load_state_dict(warm["model"], strict=True)
+        model.load_state_dict(warm_start(Path(cfg.init_from), ucfg), strict=True)
     record = {**dataclasses.asdict(cfg), "data": {str(f): n for f, n in zip(folders, data.counts)},
               "weights": str(weights), "upsampler": dataclasses.asdict(ucfg)}
     (out / "upsample_config.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -203,20 +222,20 @@ def train_upsampler(folders: list[Path], weights: Path, out: Path, cfg: Upsample
         palette = data.palette[data.row_of[ids]]
         for group in opt.param_groups:
             group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        l1 = grad = torch.zeros(())
+        l1 = grad = gms = torch.zeros(())
         for factor, targets in zip(factors, data.targets):
             n = max(1, len(ids) * factors[0] ** 2 // factor ** 2)  # the same pixel count at every size
             keep = (ids < len(targets)).nonzero().squeeze(1)[:n]  # a folder may hold only the first rows
             fake = render_crops(model, data.inputs[ids[keep]], palette[keep], factor, cfg)
-            a, b = loss_terms(fake, targets[ids[keep]].float() / 255)
-            l1, grad = l1 + a, grad + b
-        loss = l1 + cfg.grad * grad
+            a, b, c = loss_terms(fake, targets[ids[keep]].float() / 255)
+            l1, grad, gms = l1 + a, grad + b, gms + c
+        loss = l1 + cfg.grad * grad + cfg.gms * gms
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, "loss": loss.item(), "l1": l1.item(), "grad": grad.item(),
+            row = {"step": done, "loss": loss.item(), "l1": l1.item(), "grad": grad.item(), "gms": gms.item(),
                    "sharpness": model.log_sharpness.exp().tolist(), "minutes": round((time.time() - t0) / 60, 2)}
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
