@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from train.dataset import AvatarSet, DatasetError, read_metadata
-from train.label import main, run, to_rgba
+from train.label import load_features, main, run, to_rgba
 
 
 def true_rows(folder: Path) -> list[dict]:
@@ -83,6 +83,32 @@ def test_tiny_folder_end_to_end_then_trains(art, tags, tmp_path, tiny_data):
     logs.clear()                                                      # a second run reuses the features
     run(art, tags, out, suggest=5, size=32, progress=False, log=logs.append)
     assert any(line.startswith("features: cached") for line in logs)
+
+
+def test_feature_cache_is_bounded(art, tmp_path):
+    """One cache per image folder (a changed folder replaces its stale cache), and the least
+    recently used caches of other folders go once the cache folder holds more than the limit."""
+    cache, quiet = tmp_path / "cache", (lambda *_: None)
+    files = sorted(p.name for p in art.glob("*.png"))
+    other = tmp_path / "other"
+    shutil.copytree(art, other)
+    load_features(other, files, 32, cache, progress=False, log=quiet)
+    first = load_features(art, files, 32, cache, progress=False, log=quiet)
+    assert len(list(cache.glob("features-*.npz"))) == 2
+    (art / files[0]).unlink()                                         # the folder changed: its old cache is stale
+    load_features(art, files[1:], 32, cache, progress=False, log=quiet)
+    assert len(list(cache.glob("features-*.npz"))) == 2
+    size = max(p.stat().st_size for p in cache.glob("features-*.npz"))
+    third = tmp_path / "third"
+    shutil.copytree(other, third)
+    load_features(other, files, 32, cache, progress=False, log=quiet)    # used again: newer than art's
+    load_features(third, files, 32, cache, progress=False, log=quiet, limit=int(2.5 * size))
+    kept = list(cache.glob("features-*.npz"))
+    assert len(kept) == 2 and sum(p.stat().st_size for p in kept) <= 2.5 * size
+    again = []                                                        # art's (least recently used) went
+    load_features(art, files[1:], 32, cache, progress=False, log=again.append)
+    assert not any(line.startswith("features: cached") for line in again)
+    assert len(first.files) == len(files)
 
 
 def test_min_confidence_leaves_rows_out(art, tags, tmp_path):

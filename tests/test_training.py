@@ -359,6 +359,35 @@ def test_cli_train_overrides_then_export(tiny_data, tmp_path, capsys):
     assert studio.design({}, 0).size == (32, 32)
 
 
+def test_size_trains_at_another_side_than_the_folder(tiny_data, tmp_path):
+    run = train(tiny_data, tmp_path / "run", with_(PRESETS["tiny"], steps=1, size=16, channels=[8, 8]),
+                progress=False)
+    config = json.loads((run / "generator_config.json").read_text())
+    assert (config["resolution"], config["base_res"]) == (16, 4)
+
+
+def test_own_art_stages_train_both_generators_with_the_same_budget():
+    """train/own_art.json: the true- and pseudo-label generators (every pseudo-labelled folder's)
+    differ only in --data and --out."""
+    import argparse
+    from train.stages import read_stages
+    from train.train import add_dataclass_arguments, config_from_args
+    data = read_stages(ROOT / "train" / "own_art.json")
+    trains = {st["name"]: st["command"][1:] for st in data["stages"] if st["command"][0] == "train.train"}
+    assert {"train-true", "train-pseudo"} <= set(trains)
+    configs = []
+    for args in trains.values():
+        parser = argparse.ArgumentParser()
+        for flag in ("--data", "--out", "--preset"):
+            parser.add_argument(flag)
+        add_dataclass_arguments(parser)
+        parsed = parser.parse_args(args)
+        configs.append((parsed.preset, config_from_args(parsed, args)))
+    assert all(c == configs[0] for c in configs)
+    written = {st["command"][st["command"].index("--write") + 1] for st in data["stages"] if "--write" in st["command"]}
+    assert {args[args.index("--data") + 1] for name, args in trains.items() if name != "train-true"} == written
+
+
 def test_every_preset_is_a_valid_config():
     assert set(PRESETS) >= {"cpu", "gpu", "tiny"}
     for cfg in PRESETS.values():

@@ -12,7 +12,9 @@ Example:
    ``train.label`` runs again (features from the cache: the second-run time).
 4. The ceiling: train.classifier trained on ALL true labels of the folder, scored on ``--eval``
    (held-out renders). Ratio = pseudo-label accuracy / ceiling.
-Prints a table and writes OUT/report.json.
+Prints a table and writes OUT/report.json. ``--write DIR`` also writes round 2's labels as
+train.label writes them (DIR/metadata.jsonl, vocabulary.json, images/): the pseudo-labelled
+training folder that train/own_art.json trains a generator on, next to one on the true labels.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from avatar_studio.attributes import hex_to_rgb
 from train import classifier
 from train.dataset import read_metadata
 from train.errors import stage_main
-from train.label import label
+from train.label import label, write_output
 
 
 def make_tags(rows: list[dict], vocab, per_class: int, seed: int) -> dict[str, dict]:
@@ -76,7 +78,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate_labels"))
     parser.add_argument("--ceiling", type=Path, default=None, help="classifier folder (default OUT/ceiling)")
+    parser.add_argument("--vocabulary", type=Path, default=None,
+                        help="declare the classes (train.label --vocabulary), e.g. DATA/vocabulary.json: "
+                             "then a generator trained on --write DIR reads the same specs as one on DATA")
+    parser.add_argument("--write", type=Path, default=None, metavar="DIR",
+                        help="also write round 2's pseudo-labelled training folder to DIR (as train.label --out)")
+    parser.add_argument("--min-confidence", type=float, default=0.0,
+                        help="with --write: leave out rows less sure than this (as train.label)")
     args = parser.parse_args(argv)
+    if not 0 <= args.min_confidence <= 1:
+        parser.error(f"--min-confidence {args.min_confidence}: must be in [0, 1]")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     vocab, rows = read_metadata(args.data)
@@ -85,19 +96,23 @@ def main(argv: list[str] | None = None) -> None:
     write_tags(tag_file, tags)
     cache = args.out / "cache"
     report = {"data": str(args.data), "images": len(rows), "per_class": args.per_class,
+              "vocabulary": str(args.vocabulary) if args.vocabulary else "from the tags",
               "tagged_images": len(tags), "tag_values": sum(len(t) for t in tags.values())}
 
-    first = label(args.data, tag_file, suggest=args.suggest, cache=cache)
+    first = label(args.data, tag_file, vocabulary=args.vocabulary, suggest=args.suggest, cache=cache)
     truth = {r["file_name"]: r for r in rows}
     for s in first.suggest:
         tags[s["file_name"]] = {n: truth[s["file_name"]][n] for n in vocab.names}
     write_tags(tag_file, tags)
     t = time.time()
-    second = label(args.data, tag_file, suggest=args.suggest, cache=cache)
+    second = label(args.data, tag_file, vocabulary=args.vocabulary, suggest=args.suggest, cache=cache)
     # both rounds scored on the same images: those untagged after round 2
     report["round1"] = {**score(first, rows, set(tags)), "seconds": round(first.seconds, 1), "views": first.scales}
     report["round2"] = {**score(second, rows, set(tags)), "seconds": round(time.time() - t, 1),
                         "tagged_images": len(tags), "views": second.scales}
+    if args.write is not None:
+        report["written"] = {"folder": str(args.write), "min_confidence": args.min_confidence,
+                             **write_output(second, args.data, args.write, args.min_confidence)}
 
     report["load_average"] = os.getloadavg()
     fit_cfg = classifier.FitConfig(n_train=len(rows), threads=1)

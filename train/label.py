@@ -15,7 +15,9 @@ or --vocabulary FILE (a vocabulary.json) declares it; every class needs at least
 How (measured on 4,000 avataaars renders, train/evaluate_labels.py):
   1. Features from every image, no labels: premultiplied RGBA and luminance gradients at
      full size, and the same pooled to 32 px. Cached by the folder's content, so a second run
-     with more tags reuses them (``--cache``).
+     with more tags reuses them: OUT/.cache/features-*.npz (or ``--cache DIR``), about 145 kB an
+     image at 128 px. Bounded: one cache per image folder and size (the newest), and the least
+     recently used go once a cache folder holds over 2 GiB. Delete the folder to clear it.
   2. Per attribute, from its tags only: a Fisher score per feature finds where the attribute
      lives (a region of the 32 px map, learned, not declared), a leave-one-out check among the
      tags picks the scale (whole 32 px view, or the region at half or full size), and a shrunk
@@ -66,6 +68,7 @@ SHRINK = 0.7           # shrinkage of the within-class scatter (few tags per cla
 NEIGHBOURS = 10
 PROPAGATION_ALPHA = 0.99
 COLOR_BITS = 4         # bits per channel of the colour histogram
+CACHE_LIMIT = 2 * 2**30  # bytes of feature caches kept in one cache folder (~145 kB an image at 128 px)
 PLACE_SHARE = 0.5      # a colour's place: pixels holding it at least this share as often as the surest pixel
 
 
@@ -282,22 +285,48 @@ def extract(folder: Path, files: list[str], size: int, progress: bool = True) ->
 
 
 def load_features(folder: Path, files: list[str], size: int, cache: Path, progress: bool = True,
-                  log=print) -> Features:
-    """Features of DIR, from the cache when the folder's content and settings match."""
+                  log=print, limit: int = CACHE_LIMIT) -> Features:
+    """Features of DIR, from the cache when the folder's content and settings match; the cache
+    folder is then pruned (``prune_cache``)."""
     key = content_key(folder, files, size)
-    path = Path(cache) / f"features-{key[:24]}.npz"
+    place = hashlib.sha256(f"{Path(folder).resolve()}\0{size}".encode()).hexdigest()[:12]  # folder + size
+    path = Path(cache) / f"features-{place}-{key[:24]}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             log(f"features: cached ({path})")
-            return Features(meta["files"], meta["unreadable"], z["full"], z["half"], z["coarse"], z["rgba"])
+            feats = Features(meta["files"], meta["unreadable"], z["full"], z["half"], z["coarse"], z["rgba"])
+        os.utime(path)                                                  # newest used: pruned last
+        prune_cache(path, limit, log)
+        return feats
     feats = extract(folder, files, size, progress)
     Path(cache).mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, full=feats.full, half=feats.half, coarse=feats.coarse, rgba=feats.rgba,
              meta=np.array(json.dumps({"files": feats.files, "unreadable": feats.unreadable})))
     os.replace(tmp, path)
+    prune_cache(path, limit, log)
     return feats
+
+
+def prune_cache(keep: Path, limit: int, log=print) -> None:
+    """Bound the feature cache folder of ``keep`` (just written or read): the other caches of the
+    same image folder and size are stale (its content changed) and go; then the least recently used caches
+    of other folders go until all of them together are at most ``limit`` bytes (``keep`` stays,
+    whatever its size)."""
+    place = keep.name.split("-")[1]
+    others = [p for p in keep.parent.glob("features-*.npz") if p != keep and not p.name.endswith(".tmp.npz")]
+    for p in others:
+        if p.name.split("-")[1] == place:
+            p.unlink(missing_ok=True)
+    others = sorted((p for p in others if p.exists()), key=lambda p: p.stat().st_mtime)  # oldest used first
+    total = keep.stat().st_size + sum(p.stat().st_size for p in others)
+    for p in others:
+        if total <= limit:
+            break
+        total -= p.stat().st_size
+        p.unlink(missing_ok=True)
+        log(f"features: cache over {limit / 2**30:.1f} GiB, removed {p.name} (least recently used)")
 
 
 # ---- one attribute from few tags ------------------------------------------------------------

@@ -71,6 +71,7 @@ class TrainConfig:
     critic: str = ""
     perceptual: float = 0.0          # weight of the L1 between the critic's features of fake and real
     classify: float = 0.0            # weight of the critic's cross-entropy on the fake against its labels
+    size: int = 0                    # train at this side (the images resized, Lanczos); 0 = the folder's
 
 
     @classmethod
@@ -171,7 +172,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     main = rank == 0
     out.mkdir(parents=True, exist_ok=True)
 
-    dataset = AvatarSet(data, size=_image_size(data))
+    dataset = AvatarSet(data, size=cfg.size or _image_size(data))
     resolution = dataset.images.shape[-1]
     gcfg = GeneratorConfig(**dataclasses.asdict(cfg.arch), vocabulary=dataset.vocab.to_dict(), name=out.name,
                            resolution=resolution, base_res=resolution // 2 ** len(cfg.arch.channels))
