@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")]
 
 
-@pytest.fixture(scope="module")
-def app_url(studio):
+def served(studio):
+    """The page of this studio on a free loopback port: yields its URL, closes it after."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -34,6 +34,11 @@ def app_url(studio):
     _, url, _ = launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield url.rstrip("/")
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(studio):
+    yield from served(studio)
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +291,8 @@ def test_tab_from_a_dropdown_goes_to_the_next_control_and_typing_filters(page, a
     page.wait_for_timeout(200)
     assert page.evaluate("() => document.activeElement.closest('#attr-hair') !== null")
     page.click("#attr-hair input")
+    page.wait_for_function("() => { const i = document.querySelector('#attr-hair input');"    # the page selects the
+                           " return i.selectionStart === 0 && i.selectionEnd === i.value.length; }")  # text a tick later
     page.keyboard.type("hij")                                     # replaces the shown value: no "Anyhij"
     assert page.input_value("#attr-hair input") == "hij"
     page.keyboard.press("Enter")

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from urllib.parse import quote
 
 import pytest
 
 from avatar_studio import form as F
-from avatar_studio.serving import launch
-from avatar_studio.ui import build_demo
-from tests.test_browser import ARGS, CHROMIUM, TIMEOUT
+from tests.test_browser import ARGS, CHROMIUM, TIMEOUT, served
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")]
@@ -19,13 +16,7 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture(scope="module")
 def styled_url(styled_studio):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_demo(styled_studio)
-    _, url, _ = launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
-    demo.close()
+    yield from served(styled_studio)
 
 
 @pytest.fixture
