@@ -60,6 +60,10 @@ class Labels:
     def expression(self, lang: str, name: str) -> str:
         return self._find(lang, "expressions", name) or self._find(lang, "choices", "common", name) or humanize(name)
 
+    def style(self, lang: str, name: str) -> str:
+        """An art style's name ("big-smile" -> '大笑脸')."""
+        return self._find(lang, "styles", name) or humanize(name)
+
     def slider(self, lang: str, name: str) -> str:
         return self._find(lang, "sliders", name) or humanize(name)
 

@@ -82,6 +82,9 @@ def _shapes(labels: Labels, lang: str) -> list[tuple[re.Pattern, str, dict[str, 
         (re.compile(r"unknown recipe key (?P<got>.+?); allowed: (?P<choices>.+)$", re.S), "bad_key", {}),
         (re.compile(r"recipe needs \"(?P<key>\w+)\"$"), "missing_key", {}),
         (re.compile(r"recipe is for model (?P<got>.+), but (?P<loaded>.+) is loaded$", re.S), "other_model", {}),
+        (re.compile(r"pick one of the (?P<count>\d+) pictures, got index (?P<got>.+)$", re.S), "bad_pick", {}),
+        (re.compile(r".+ at (?P<size>\d+) px is too much work for one request \((?P<images>\d+) pictures, \d+ units; "
+                    r"at most \d+\): .+$", re.S), "too_much_work", {}),
     ]
 
 

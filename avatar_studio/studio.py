@@ -353,6 +353,19 @@ class AvatarStudio:
         (model, w), = self._w([replace(r.design, sliders={})])
         return controls.steer_color(w[0, :model.config.w_dim], model.generator.free_color, model.directions, rgb)
 
+    def steers(self, recipe: dict | str | Recipe) -> bool:
+        """Whether ``steer_color`` has something to colour on this recipe's avatar: its style's generator has
+        slider directions, its vocabulary a colour no control sets (avataaars: hats and glasses; big-smile and
+        adventurer have none), and the face (every "any" resolved by the seed) wears a hat or glasses, the
+        parts the shipped directions colour (train.evaluate_directions: 0.0% of pixels move on a face with
+        neither). A vocabulary from before styles records neither: then the directions alone decide."""
+        model, spec, _ = self._resolved(self.check_recipe(recipe).design)
+        vocab, tags = model.vocab, self.maps.get(model.style)
+        if not model.directions.names or not vocab.dicebear or tags is None:
+            return bool(model.directions.names)
+        unlabelled = set(vocab.dicebear.get("colors", {})) - set(vocab.colors)
+        return bool(unlabelled) and S.wears_hat_or_glasses(tags, spec)
+
     @torch.inference_mode()
     def steered_color(self, recipe: dict | str | Recipe) -> str:
         """The colour ``steer_color`` steers, as the recipe (its sliders included) paints it ("#rrggbb")."""

@@ -155,6 +155,11 @@ def hair_class(style: StyleMap, spec: dict) -> str | None:
     return None if value == "any" else _class_of(style.hair, value)
 
 
+def wears_hat_or_glasses(style: StyleMap, spec: dict) -> bool:
+    """Whether a face (its parts resolved) wears a hat (hair of the "covered" class) or glasses."""
+    return hair_class(style, spec) == "covered" or glasses(style, spec) in ("clear", "dark")
+
+
 # ---- carrying it over -----------------------------------------------------------------------
 def _same_place(source: tuple[str, ...], choice: str, target: tuple[str, ...]) -> str:
     """The same id where the target's class has it (round glasses stay round), else the target choice

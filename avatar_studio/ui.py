@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import tempfile
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -46,6 +47,7 @@ from avatar_studio.messages import translate
 from avatar_studio.recipe import FRAMES, MAX_RECIPE_BYTES, SEED_RANGE, SIZES
 from avatar_studio.serving import SETTINGS
 from avatar_studio.studio import AvatarStudio
+from avatar_studio.styles import DEFAULT_STYLE
 
 MORPH_FRAMES = 16
 MORPH_MAX_FRAMES = 32                   # 62 pictures: within one request's work (fair.py)
@@ -96,9 +98,18 @@ ALT_JS = ("() => { const box = document.querySelector('#avatar'); if (!box) retu
 SAVE_JS = ("(path) => { if (!path) return; const a = document.createElement('a'); "
            "a.href = 'gradio_api/file=' + encodeURI(path); a.download = path.split('/').pop(); "
            "document.body.appendChild(a); a.click(); a.remove(); }")
-STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = ''; "
-             "try { s = localStorage.getItem('avatar-studio:r') || ''; } catch (e) {} "
-             "return q.get('r') || q.get('recipe') ? '' : s; }")
+# Toast titles in the page's language: Gradio 6.31 heads a toast with its kind ("Error", "Warning", "Info"),
+# not the title the server sends (gr.Error(title=...) is sent, never shown), so the page renames the heading
+# as it appears, by the language chosen on the page (the toast's message is already translated).
+TOAST_JS = ("() => { const titles = TITLES; const lang = () => { const c = document.querySelector('#language input:checked'); "
+            "return c ? c.value : 'en'; }; const name = () => { const t = titles[lang()]; if (!t) return; "
+            "document.querySelectorAll('.toast-title').forEach(el => el.childNodes.forEach(n => { "
+            "if (n.nodeType !== 3) return; const k = n.data.trim(); if (t[k] && t[k] !== k) n.data = n.data.replace(k, t[k]); "
+            "})); }; new MutationObserver(name).observe(document.body, {subtree: true, childList: true, characterData: true}); }")
+STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = '', lang = 'en'; "
+             "try { s = localStorage.getItem('avatar-studio:r') || ''; "
+             "lang = localStorage.getItem('avatar-studio:lang') || 'en'; } catch (e) {} "
+             "return [lang, q.get('r') || q.get('recipe') ? '' : s]; }")   # (the kept language, for its messages)
 
 
 def build_demo(studio: AvatarStudio) -> gr.Blocks:
@@ -111,9 +122,14 @@ def _message(text: str) -> str:
     return html.escape(text[:500], quote=False)
 
 
+# The language of the page an event came from, for handlers that take none themselves (set per call by
+# Designer.in_language, so it is the one visitor's and never outlives the call).
+PAGE_LANGUAGE: ContextVar[str] = ContextVar("page_language", default="en")
+
+
 def _user_errors(fn: Callable) -> Callable:
-    """Bad input becomes gr.Error with the studio's own message, in the page's language when the
-    handler is given it (a ``lang`` argument): no traceback, nothing logged."""
+    """Bad input becomes gr.Error with the studio's own message, in the page's language (the handler's
+    ``lang`` argument, else the language of the page the event came from): no traceback, nothing logged."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
@@ -123,8 +139,9 @@ def _user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except (ValueError, TypeError) as e:     # ValueError covers JSON and unicode errors
-            lang = signature.bind_partial(designer, *args, **kwargs).arguments.get("lang", "en")
-            raise gr.Error(designer.say(e, lang), print_exception=False) from None
+            lang = signature.bind_partial(designer, *args, **kwargs).arguments.get("lang", PAGE_LANGUAGE.get())
+            raise gr.Error(designer.say(e, lang), title=designer.title(lang, "error"), print_exception=False) from None
+    wrapper.says_errors = True              # (the page gives such a handler its language: a test holds this)
     return wrapper
 
 
@@ -136,6 +153,11 @@ def _start_file(png: bytes, name: str) -> str:
     path.write_bytes(png)
     gr.set_static_paths([folder])
     return str(path)
+
+
+def _known(lang: object) -> str:
+    """A page's language; English for anything else (junk from outside the page)."""
+    return lang if isinstance(lang, str) and lang in LANGUAGES else "en"
 
 
 def _saved(*recipes: object) -> bool:
@@ -162,15 +184,48 @@ class Designer:
 
     def say(self, error: Exception, lang: object) -> str:
         """An error for the page, in its language (English when the language is not a known one)."""
-        known = isinstance(lang, str) and lang in LANGUAGES             # junk from outside the page: English
-        return _message(translate(self.labels, lang if known else "en", str(error)))
+        return _message(translate(self.labels, _known(lang), str(error)))
 
-    def form_of(self, recipe, lang: str = "en") -> list:
+    def title(self, lang: object, kind: str) -> str:
+        """The title of a toast ("error", "warning", "info") in the page's language."""
+        return self.labels.ui(_known(lang), f"{kind}_title")
+
+    def warn(self, lang: object, text: str) -> None:
+        gr.Warning(text, title=self.title(lang, "warning"))
+
+    def inform(self, lang: object, text: str) -> None:
+        gr.Info(text, title=self.title(lang, "info"))
+
+    def toast_js(self) -> str:
+        """TOAST_JS with each language's toast titles (Gradio's English heading -> the page's)."""
+        titles = {lang: {kind.capitalize(): self.title(lang, kind) for kind in ("error", "warning", "info")}
+                  for lang in LANGUAGES}
+        return TOAST_JS.replace("TITLES", json.dumps(titles, ensure_ascii=False))
+
+    def in_language(self, handler: Callable) -> Callable:
+        """A handler for an event that gives the page's language first (``lang`` added to its inputs):
+        the handler runs as before, and what it says (errors, notes) is in that language."""
+        signature = inspect.signature(handler)
+
+        def run(lang: str, *args: Any) -> Any:
+            token = PAGE_LANGUAGE.set(_known(lang))
+            try:
+                return handler(*args)
+            finally:
+                PAGE_LANGUAGE.reset(token)
+        functools.update_wrapper(run, handler)   # its name, and the annotations Gradio reads (gr.SelectData)
+        run.__signature__ = signature.replace(parameters=[
+            inspect.Parameter("lang", inspect.Parameter.POSITIONAL_ONLY), *signature.parameters.values()])
+        return run
+
+    def form_of(self, recipe, lang: str | None = None) -> list:
         """Control values showing a recipe; a recipe of another model version says so in a toast. On a page of
-        several styles, the attribute and colour controls become those of the recipe's style."""
+        several styles, the attribute and colour controls become those of the recipe's style (named in ``lang``,
+        default: the language of the page the event came from)."""
+        lang = PAGE_LANGUAGE.get() if lang is None else _known(lang)
         values, note = self.form.values_of(recipe)
         if note:
-            gr.Info(html.escape(note, quote=False))        # toasts render HTML; the note echoes the recipe's model
+            self.inform(lang, html.escape(note, quote=False))    # toasts render HTML; the note echoes the recipe's model
         return self.style_controls(values, lang) if self.form.multi else values
 
     def match_expression(self, spec: dict) -> str:
@@ -235,6 +290,14 @@ class Designer:
         return [sliders[s] for s in self.sliders]
 
     @_user_errors
+    def show_steer(self, recipe: str) -> dict:
+        """The hat & glasses colour picker shown only where it colours something: on a style with slider
+        directions, and a face that wears a hat or glasses (``studio.steers``)."""
+        r = self.studio.check_recipe(F.text("recipe", recipe))
+        main = r.spec.get("style", DEFAULT_STYLE) == self.form.main        # the page's sliders are the main style's
+        return gr.update(visible=main and self.studio.steers(r))
+
+    @_user_errors
     def use_background(self, color: str) -> str:
         """A background colour picked: switch the background from transparent to that colour."""
         parse_color("background", color)
@@ -258,19 +321,19 @@ class Designer:
 
     def _walk(self, history: dict, moved: dict | None, lang: str, nothing: str) -> list:
         if moved is None:
-            gr.Info(self.labels.ui(check_language(lang), nothing))
+            self.inform(lang, self.labels.ui(check_language(lang), nothing))
             return [gr.skip() for _ in self.fields] + [history]
-        return self.form_of(moved["now"]) + [moved]
+        return self.form_of(moved["now"], lang) + [moved]
 
     # ---- handlers: recipes in ------------------------------------------------------------------
     def _opened(self, text: Callable[[], str], lang: object) -> list | None:
         """Controls showing a recipe, or, when it is bad, None and one clear warning (an error
         would mark every control of the form red until the next good render)."""
         try:
-            return self.form_of(text())
+            return self.form_of(text(), lang)
         except (ValueError, TypeError) as e:             # ValueError covers JSON and unicode errors
-            lang = lang if lang in LANGUAGES else "en"
-            gr.Warning(f"{self.labels.ui(lang, 'recipe_error')}: {self.say(e, lang)}")
+            lang = _known(lang)
+            self.warn(lang, f"{self.labels.ui(lang, 'recipe_error')}: {self.say(e, lang)}")
             return None
 
     @_user_errors
@@ -305,8 +368,8 @@ class Designer:
             raise ValueError("the design kept in this browser must be a share code (or nothing)")
         query = request.query_params if request is not None else {}
         code, text = query.get("r") or stored, query.get("recipe")
-        values = self._opened(lambda: F.from_share_code(code) if code else F.text("recipe", text), "en") \
-            if code or text else None
+        opened = (lambda: F.from_share_code(code)) if code else (lambda: F.text("recipe", text))
+        values = self._opened(opened, PAGE_LANGUAGE.get()) if code or text else None
         return values or self.form_of(self.form.start)
 
     # ---- handlers: pictures and files out -------------------------------------------------------
@@ -374,7 +437,7 @@ class Designer:
     def morph(self, recipe_a: str, recipe_b: str, frames: float, lang: str = "en") -> str:
         """An animated GIF walking from recipe A to recipe B and back."""
         if not _saved(recipe_a, recipe_b):
-            gr.Warning(self.labels.ui(check_language(lang), "morph_needs_ab"))
+            self.warn(lang, self.labels.ui(check_language(lang), "morph_needs_ab"))
             return gr.skip()
         frames = F.whole("frames", frames, 2, MORPH_MAX_FRAMES)
         a = self.studio.check_recipe(F.text("recipe A", recipe_a))
@@ -388,7 +451,7 @@ class Designer:
         B from B, and each child takes every other part from one of them at random."""
         lang = check_language(lang)
         if not _saved(recipe_a, recipe_b):
-            gr.Warning(self.labels.ui(lang, "breed_needs_ab"))       # a note, not a red error on the gallery
+            self.warn(lang, self.labels.ui(lang, "breed_needs_ab"))   # a note, not a red error on the gallery
             return gr.skip(), gr.skip()
         pairs = self.studio.breed(F.text("recipe A", recipe_a), F.text("recipe B", recipe_b), from_a, from_b)
         seed = self.labels.ui(lang, "seed")
@@ -491,7 +554,8 @@ class Designer:
                         functools.partial(self.swatch_props, name=name))
             if self.sliders:       # a colour the vocabulary does not condition, reached through the sliders
                 w["steer"] = self._t(gr.ColorPicker(self.studio.steered_color(self.form.start), label=ui("steer_color"),
-                                                    info=ui("steer_color_info"), elem_id="steer-color"),
+                                                    info=ui("steer_color_info"), elem_id="steer-color",
+                                                    visible=self.studio.steers(self.form.start)),
                                      label="steer_color", info="steer_color_info")
         with self._t(gr.Accordion(ui("latent")), label="latent"):
             with gr.Row(equal_height=True):
@@ -541,7 +605,7 @@ class Designer:
 
     def _tools(self, lang: str) -> None:
         ui, w = functools.partial(self.labels.ui, lang), self.w
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tools"):     # every tab one tap away on a phone (no "More tabs")
             with self._t(gr.Tab(ui("variations"), elem_id="tab-variations"), label="variations"):
                 w["locked"] = self._tf(
                     gr.Dropdown(self.attribute_choices(lang, self.names), value=[], multiselect=True,
@@ -646,7 +710,8 @@ class Designer:
         w = self.w
         form = [w[f] for f in self.fields]
         history, recipe, lang = w["history"], w["recipe"], w["lang"]
-        step = {"fn": self.step, "inputs": [history, *form],
+        said = self.in_language             # a handler taking no language: its errors in the page's, given first
+        step = {"fn": said(self.step), "inputs": [lang, history, *form],
                 "outputs": [w["image"], recipe, w["code"], w["expression"], history],
                 "show_progress": "minimal", **SLOW}
 
@@ -661,52 +726,55 @@ class Designer:
         # picker closes, "blur" (so blur is heard too: typed colours render at once)
         for field, (fn, target) in self._picked.items():
             for event in (w[field].input, w[field].blur):
-                then_step(event(fn, w[field], w[target], trigger_mode="always_last", **QUICK))
+                then_step(event(said(fn), [lang, w[field]], w[target], trigger_mode="always_last", **QUICK))
         for name in self.colors:
             if f"swatches:{name}" in w:
-                then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
+                then_step(w[f"swatches:{name}"].click(said(self.use_swatch), [lang, w[f"swatches:{name}"]],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **QUICK))
-        if "steer" in w:
+        if "steer" in w:       # shown where it colours something, as the design changes (style, hair, glasses, seed)
+            recipe.change(said(self.show_steer), [lang, recipe], w["steer"], show_progress="hidden", **QUICK)
             for event in (w["steer"].input, w["steer"].blur):
-                then_step(event(self.steer, [w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
+                then_step(event(said(self.steer), [lang, w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
                                 trigger_mode="always_last", **QUICK))
-        then_step(w["expression"].input(self.set_expression, [w["expression"], *([w["style"]] if "style" in w else [])],
+        then_step(w["expression"].input(said(self.set_expression),
+                                        [lang, w["expression"], *([w["style"]] if "style" in w else [])],
                                         [*(w[f"attr:{a}"] for a in self.parts), w["advanced"]], **QUICK))
         then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))
-        then_step(w["randomise"].click(self.randomise_all, form, form, **QUICK))
-        then_step(w["reset"].click(self.reset_any, form, form, **QUICK))
+        then_step(w["randomise"].click(said(self.randomise_all), [lang, *form], form, **QUICK))
+        then_step(w["reset"].click(said(self.reset_any), [lang, *form], form, **QUICK))
         then_step(w["undo"].click(self.undo, [history, lang], [*form, history], **QUICK))
         then_step(w["redo"].click(self.redo, [history, lang], [*form, history], **QUICK))
 
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
         # the page's own start-up events cover nothing with progress (the avatar shows throughout)
-        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, show_progress="hidden", **QUICK))
+        then_step(demo.load(said(self.open_url), [lang, w["code"]], form, js=STORED_JS, show_progress="hidden", **QUICK))
         demo.load(None, None, None, js=ALT_JS, api_visibility="private")
         demo.load(None, None, None, js=KEYS_JS, api_visibility="private")
+        demo.load(None, None, None, js=self.toast_js(), api_visibility="private")
         then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
         then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
         w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")
 
         # pictures and files out, each from the controls (or their recipe) as they are at the click;
-        w["download"].click(self.download, form, w["saved"], **SLOW).success(None, w["saved"], None, js=SAVE_JS,
+        w["download"].click(said(self.download), [lang, *form], w["saved"], **SLOW).success(None, w["saved"], None, js=SAVE_JS,
                                                                                 api_visibility="private")
         # /design and /variations are the public API (gradio_client)
         w["export"].click(**step).success(self.design, recipe, w["png_file"], api_name="design",
                                           **{**SLOW, "api_visibility": "public"})
         w["vary"].click(**step).success(self.variations, [recipe, w["locked"]], [w["var_gallery"], w["var_recipes"]],
                                         api_name="variations", **{**HEAVY, "api_visibility": "public"})
-        then_step(w["var_gallery"].select(self.adopt, w["var_recipes"], form, **QUICK))
+        then_step(w["var_gallery"].select(said(self.adopt), [lang, w["var_recipes"]], form, **QUICK))
         w["show_all"].click(**step).success(self.preview, [recipe, w["preview_of"], lang],
                                             [w["strip"], w["previewed"]], **HEAVY)
-        then_step(w["strip"].select(self.pick_preview, [w["previewed"], recipe], form, **QUICK))
-        w["stickers"].click(**step).success(self.sticker_pack, recipe, w["zip_file"], **HEAVY)
-        w["save_recipe"].click(**step).success(self.recipe_file, recipe, w["recipe_file"], **QUICK)
+        then_step(w["strip"].select(said(self.pick_preview), [lang, w["previewed"], recipe], form, **QUICK))
+        w["stickers"].click(**step).success(said(self.sticker_pack), [lang, recipe], w["zip_file"], **HEAVY)
+        w["save_recipe"].click(**step).success(said(self.recipe_file), [lang, recipe], w["recipe_file"], **QUICK)
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
         w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_a"], w["from_b"], lang],
                                  [w["children"], w["child_recipes"]], **HEAVY)
-        then_step(w["children"].select(self.adopt, w["child_recipes"], form, **QUICK))
+        then_step(w["children"].select(said(self.adopt), [lang, w["child_recipes"]], form, **QUICK))
         texts = [component for component, _ in self._texts]
         lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
         demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
@@ -742,11 +810,17 @@ class Designer:
         return self.switch_style(recipe, self.form.styles[F.picked(getattr(evt, "index", None), len(self.form.styles))],
                                  lang)
 
+    def style_choices(self, lang: str) -> list[tuple[str, str]]:
+        return [(self.labels.style(lang, s), s) for s in self.form.styles]
+
     @_user_errors
-    def style_thumbnails(self, recipe: str) -> list[tuple[Image.Image, str]]:
-        """The current face in every style (native size), captioned with the style's name."""
+    def style_thumbnails(self, recipe: str, lang: str | None = None) -> list[tuple[Image.Image, str]]:
+        """The current face in every style (native size), captioned with the style's name (in ``lang``, default:
+        the language of the page the event came from)."""
         r = self.studio.check_recipe(F.text("recipe", recipe))
-        return [(self.studio.design_recipe(self.studio.restyle_recipe(r, s)), s) for s in self.form.styles]
+        lang = PAGE_LANGUAGE.get() if lang is None else check_language(lang)
+        return [(self.studio.design_recipe(self.studio.restyle_recipe(r, s)), self.labels.style(lang, s))
+                for s in self.form.styles]
 
     def _style_picker(self, start: dict, lang: str) -> None:
         """Thumbnails of the face in every style, and the style choice (a form field); hidden with one style."""
@@ -756,7 +830,8 @@ class Designer:
                                                     height=170, allow_preview=False, label=self.labels.ui(lang, "style_info"),
                                                     elem_id="style-thumbnails"), label="style_info")
             if multi:
-                w["style"] = gr.Radio(self.form.styles, value=start["style"], show_label=False, elem_id="style")
+                w["style"] = self._tf(gr.Radio(self.style_choices(lang), value=start["style"], show_label=False,
+                                               elem_id="style"), lambda lang: {"choices": self.style_choices(lang)})
 
     def _style_credits(self) -> None:
         """The footer's credit line of each loaded style's artwork, as its DiceBear style file states it
@@ -771,7 +846,7 @@ class Designer:
         w = self.w
         then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK))
         then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **QUICK))
-        w["recipe"].change(self.style_thumbnails, w["recipe"], w["style_gallery"], **HEAVY)
+        w["recipe"].change(self.style_thumbnails, [w["recipe"], w["lang"]], w["style_gallery"], **HEAVY)
         w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK)
 
     @property

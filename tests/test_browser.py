@@ -305,8 +305,18 @@ def test_tab_from_a_dropdown_goes_to_the_next_control_and_typing_filters(page, a
     assert shown_recipe(page)["spec"]["hair"] == "hijab"
 
 
-def test_the_hat_and_glasses_colour_picker_sets_the_sliders(page, app_url):
+def pick(page, attribute: str, label: str) -> None:
+    page.click(f"#attr-{attribute} input")
+    page.click(f'li[role=option][aria-label="{label}"]')
+
+
+def test_the_hat_and_glasses_colour_picker_shows_with_a_hat_and_sets_the_sliders(page, app_url):
     page.goto(app_url)
+    image_src(page)
+    pick(page, "hair", "Bob")                                     # no hat, and the first face wears no glasses
+    page.locator("#steer-color").wait_for(state="hidden")
+    pick(page, "hair", "Hijab")
+    page.locator("#steer-color").wait_for(state="visible")
     before = image_src(page)
     page.click("#steer-color button.dialog-button")
     field = page.locator("#steer-color input[type=text]")
@@ -319,6 +329,42 @@ def test_the_hat_and_glasses_colour_picker_sets_the_sliders(page, app_url):
             break
         page.wait_for_timeout(100)
     assert shown_recipe(page)["sliders"]                        # the picked colour is slider values in the recipe
+
+
+def test_a_live_error_is_said_in_chinese_under_a_chinese_title(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    to_chinese(page)
+    page.fill("#seed input", "-5")                                # out of range: the live step refuses it
+    page.press("#seed input", "Enter")
+    toast = page.locator("[data-testid=toast-body]").filter(has_text="种子").first
+    toast.wait_for()
+    text = toast.text_content()
+    assert "出错了" in text and "Error" not in text and "must be" not in text, text
+
+
+TOOL_TABS = {"en": ["Variations", "Try every choice", "Share", "Morph & breed"],
+             "zh": ["变体", "逐一试试", "分享", "变形与繁育"]}
+
+
+def test_every_tool_tab_is_one_tap_away(sized, app_url):
+    """On a phone too: no tab behind Gradio's "More tabs" menu, in either language."""
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    for lang, names in TOOL_TABS.items():
+        if lang == "zh":
+            to_chinese(page)
+            page.get_by_role("tab", name=names[0]).wait_for()
+        assert not page.locator("button[aria-label='More tabs']").is_visible()
+        for name in names:
+            tab = page.get_by_role("tab", name=name)
+            assert tab.is_visible(), (lang, name)
+            box = tab.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], (lang, name, box)
+            tab.click()
+            page.wait_for_function("n => [...document.querySelectorAll('[role=tab]')].some("
+                                   "t => t.textContent.trim() === n && t.getAttribute('aria-selected') === 'true')", arg=name)
 
 
 def test_custom_expression_opens_eyes_eyebrows_and_mouth(page, app_url):
@@ -337,7 +383,9 @@ def test_a_bad_recipe_is_explained_in_chinese(page, app_url):
     page.get_by_role("tab", name="分享").click()
     page.fill("#paste textarea", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}))
     page.click("#open-recipe")
-    page.get_by_text("发型不能是 'bobb'；可选：").first.wait_for()
+    toast = page.locator("[data-testid=toast-body]").filter(has_text="发型不能是 'bobb'；可选：").first
+    toast.wait_for()
+    assert "注意" in toast.text_content() and "Warning" not in toast.text_content()     # its title too
 
 
 def captions_fit(page, gallery: str, min_px: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from gradio.helpers import special_args
 from PIL import Image
 
 from avatar_studio import form as F
@@ -103,8 +104,8 @@ def test_a_change_renders_only_the_quick_screen_picture_not_the_export(designer,
 
 # ---- 2, 10: one clear message ----------------------------------------------------------------
 def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeypatch):
-    said = []
-    monkeypatch.setattr(gr, "Warning", said.append)
+    said, titles = [], []
+    monkeypatch.setattr(gr, "Warning", lambda text, title: (said.append(text), titles.append(title)))
     for bad in ["{oops", "[]", json.dumps({"seed": 1, "spec": {"hair": "bobb"}}), "x" * 10_000, "\x00"]:
         out = designer.open_recipe(bad, "en")                   # no gr.Error: nothing on the page turns red
         assert len(out) == len(designer.fields) and all(isinstance(v, dict) and v.get("__type__") == "update"
@@ -112,7 +113,7 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
     assert len(said) == 5 and all(s.startswith("This recipe could not be opened: ") for s in said)
     assert "hair" in said[2] and "bob" in said[2]
     designer.open_recipe("{oops", "zh")
-    assert said[-1].startswith("无法打开这个配方")
+    assert said[-1].startswith("无法打开这个配方") and titles == ["Warning"] * 5 + ["注意"]   # the toast's title too
     for junk in [(None, "en"), ("x" * 100_000, "en"), ("{}", "fr")]:         # not from the page: an error
         with pytest.raises(gr.Error):
             designer.open_recipe(*junk)
@@ -120,7 +121,7 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
 
 def test_morph_with_nothing_saved_says_what_to_do_in_the_pages_language(designer, monkeypatch):
     said = []
-    monkeypatch.setattr(gr, "Warning", said.append)
+    monkeypatch.setattr(gr, "Warning", lambda text, title: said.append(text))
     for lang in ("en", "zh"):
         assert designer.morph("", "", 8, lang) == gr.skip()
     assert said == [designer.labels.ui("en", "morph_needs_ab"), designer.labels.ui("zh", "morph_needs_ab")]
@@ -281,7 +282,7 @@ BAD_RECIPES = [({"seed": 1, "spec": {"hair": "bobb"}}, "发型"), ({"seed": 1, "
 @pytest.mark.parametrize("bad,words", BAD_RECIPES)
 def test_a_bad_recipe_is_explained_in_chinese_with_its_field_and_choices(designer, studio, monkeypatch, bad, words):
     said = []
-    monkeypatch.setattr(gr, "Warning", said.append)
+    monkeypatch.setattr(gr, "Warning", lambda text, title: said.append(text))
     designer.open_recipe(bad if isinstance(bad, str) else json.dumps(bad), "zh")
     assert len(said) == 1 and said[0].startswith("无法打开这个配方") and words in said[0], said
     english = ("must be", "unknown", "choose", "needs", "allowed", "输入有误")
@@ -296,6 +297,39 @@ def test_handler_errors_follow_the_pages_language(designer):
         designer.preview(recipe, "nope", "zh")
     with pytest.raises(gr.Error, match="unknown attribute 'nope'"):
         designer.preview(recipe, "nope", "en")
+
+
+PUBLIC_API = ("design", "variations")      # gradio_client's endpoints: their signatures are fixed, their errors English
+
+
+def test_every_page_event_gets_the_pages_language_for_its_errors(studio):
+    """Each event of the page whose handler can refuse its input is given the page's language (the handler's
+    own ``lang`` argument, or first, through Designer.in_language); errors titled in it too."""
+    d = Designer(studio)
+    demo = d.build()
+    lang = d.w["lang"]
+    speaking = [f for f in demo.fns.values() if f.fn is not None and f.api_name not in PUBLIC_API
+                and getattr(f.fn, "says_errors", False)]
+    assert len(speaking) >= 20
+    assert [f.fn.__name__ for f in speaking if lang not in f.inputs] == []
+    step = next(f for f in speaking if f.fn.__name__ == "step")
+    seed_error = values(d, {"seed": 1, "spec": {}}, seed=-4)
+    with pytest.raises(gr.Error) as zh:
+        step.fn("zh", dict(EMPTY_HISTORY), *seed_error)                 # as Gradio calls it: the page's language first
+    assert "种子" in zh.value.message and "must be" not in zh.value.message and zh.value.title == "出错了"
+    with pytest.raises(gr.Error) as en:
+        step.fn("en", dict(EMPTY_HISTORY), *seed_error)
+    assert en.value.message.startswith("seed must be a whole number") and en.value.title == "Error"
+    with pytest.raises(gr.Error, match="seed must be"):                 # called directly: English, as before
+        d.step(dict(EMPTY_HISTORY), *seed_error)
+    # a gallery's click still reaches its handler (Gradio puts the event after the language)
+    adopt = next(f.fn for f in speaking if f.fn.__name__ == "adopt")
+    recipes = [{"seed": 5, "spec": {}}, {"seed": 6, "spec": {}}]
+    args, _, at, _ = special_args(adopt, ["zh", recipes], event_data=gr.SelectData(None, {"index": 1, "value": None}))
+    assert at == 2 and dict(zip(d.fields, adopt(*args)))["seed"] == 6
+    with pytest.raises(gr.Error, match="图片") as picked:
+        adopt("zh", recipes, gr.SelectData(None, {"index": 9, "value": None}))
+    assert picked.value.title == "出错了"
 
 
 # ---- the breed: parts from A and B, eight children --------------------------------------------------
@@ -322,7 +356,7 @@ def test_breed_takes_ticked_parts_from_their_parent_and_mixes_the_rest(designer,
 
 def test_breed_says_what_to_do_with_fewer_than_two_saved_designs(designer, monkeypatch):
     said = []
-    monkeypatch.setattr(gr, "Warning", said.append)
+    monkeypatch.setattr(gr, "Warning", lambda text, title: said.append(text))
     one = json.dumps({"seed": 3, "spec": {}})
     for lang in ("en", "zh"):
         for a, b in (("", ""), (one, ""), ("", one), ("  ", one)):

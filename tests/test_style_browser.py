@@ -37,7 +37,7 @@ def test_picking_a_style_keeps_the_person_and_shows_its_controls(page, styled_ur
     page.wait_for_selector("#style-thumbnails img")               # the face in every style
     assert page.locator("#style-thumbnails img").count() == 2
     assert page.locator("#attr-outfit").is_visible()
-    page.click('#style label:has-text("big-smile")')
+    page.click('#style label:has-text("Big smile")')
     page.wait_for_function("() => { const r = new URLSearchParams(location.search).get('r'); return r && "
                            "document.querySelector('#style input:checked')?.value === 'big-smile'; }")
     page.wait_for_function("() => !document.querySelector('#attr-outfit') || "
@@ -50,10 +50,14 @@ def test_picking_a_style_keeps_the_person_and_shows_its_controls(page, styled_ur
     page.click('#language label:has-text("中文")')
     page.wait_for_timeout(1500)
     page.click("#attr-hair input")
-    page.click('li[role=option][aria-label="Mohawk"]')          # a big-smile hair (no 中文 label yet: humanised id)
+    page.click('li[role=option][aria-label="莫西干头"]')         # a big-smile hair, named in 中文
     shown = link_recipe(page, lambda r: r["spec"].get("hair") == "mohawk")
     assert shown["spec"]["style"] == "big-smile" and shown["spec"]["hair_color"] == "#123456"
     assert not page.locator(".toast-body.error").count()
+    assert page.locator('#style label:has-text("大笑脸")').count() == 1          # the styles named in 中文 too
+    page.wait_for_function("() => [...document.querySelectorAll('#style-thumbnails .caption-label')]"
+                           ".map(c => c.textContent.trim()).join() === '经典卡通,大笑脸'")
+    assert not page.locator("#steer-color").is_visible()          # big-smile: no hat & glasses colour to steer
 
 
 def link_recipe(page, wanted, seconds: float = 30.0) -> dict:

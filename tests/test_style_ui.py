@@ -35,10 +35,13 @@ def test_one_style_page_has_no_picker(studio):
 
 def test_the_picker_offers_every_style_with_a_thumbnail(page, styled_studio):
     assert page.fields[-1] == "style" and page.w["style_gallery"].parent.visible is not False
-    assert page.w["style"].choices == [("avataaars", "avataaars"), ("big-smile", "big-smile")]
+    assert page.w["style"].choices == [("Avataaars", "avataaars"), ("Big smile", "big-smile")]
     recipe = styled_studio.full_recipe({"seed": 3, "spec": {"hair": "bob"}, "size": 128}).to_json()
     thumbnails = page.style_thumbnails(recipe)
-    assert [caption for _, caption in thumbnails] == ["avataaars", "big-smile"]
+    assert [caption for _, caption in thumbnails] == ["Avataaars", "Big smile"]
+    assert [caption for _, caption in page.style_thumbnails(recipe, "zh")] == ["经典卡通", "大笑脸"]     # in 中文 too
+    style = next(u for u in page.relabel("zh") if u.get("choices") == [("经典卡通", "avataaars"), ("大笑脸", "big-smile")])
+    assert style
     assert all(im.size == (styled_studio.resolution,) * 2 for im, _ in thumbnails)
     credits = credits_of(page.demo)                   # the footer credits each style's artwork (CC BY 4.0)
     assert credits.visible is not False and "Ashley Seo" in credits.value and "CC BY 4.0" in credits.value
@@ -99,3 +102,21 @@ def test_design_endpoint_and_live_step_carry_the_style(page, styled_studio):
     assert styled_studio.check_recipe(carried).spec["style"] == styled_studio.check_recipe(shared).spec["style"] \
         == "big-smile"
     assert styled_studio.render_png(carried) == styled_studio.render_png(text) == styled_studio.render_png(shared)
+
+
+def test_the_hat_and_glasses_picker_shows_only_where_it_colours_something(page, styled_studio):
+    """Defect 6: the picker steers the colour of hats and glasses (the main style's slider directions):
+    hidden on a bare head without glasses, and in a style whose generator has no such directions."""
+    def shown(spec, seed=3):
+        return page.show_steer(styled_studio.full_recipe({"seed": seed, "spec": spec}).to_json())["visible"]
+    assert shown({"hair": "hijab", "accessories": "none"}) is True               # a hat ("covered" hair)
+    assert shown({"hair": "bob", "accessories": "round"}) is True                # glasses
+    assert shown({"hair": "bob", "accessories": "sunglasses"}) is True
+    assert shown({"hair": "bob", "accessories": "none"}) is False                # neither: nothing to colour
+    assert shown({"hair": "bob", "accessories": "eyepatch"}) is False
+    assert shown({"style": "big-smile", "accessories": "glasses"}) is False      # big-smile: no directions
+    left_to_seed = [styled_studio.resolve({"accessories": "none"}, seed)["hair"] for seed in range(40)]
+    hat = next(seed for seed, hair in enumerate(left_to_seed) if hair in ("hijab", "turban", "hat", "winterHat1"))
+    bare = next(seed for seed, hair in enumerate(left_to_seed) if hair in ("bob", "bun", "curly", "shortFlat"))
+    assert shown({"accessories": "none"}, hat) is True and shown({"accessories": "none"}, bare) is False  # "any": the seed's
+    assert page.w["steer"].visible == styled_studio.steers(page.form.start)      # the page starts as the first face

@@ -163,3 +163,27 @@ def test_classifier_views_cover_the_parts_of_each_style(name):
             for top, left, bottom, right in boxes:
                 assert top <= ys.min() and ys.max() < bottom and left <= xs.min() and xs.max() < right, (name, part)
     assert [v["name"] for v in STYLE_VIEWS[name]] == [v["name"] for v in VIEWS]
+
+
+@pytest.mark.parametrize("name", styles.NAMES)
+def test_every_choice_of_every_style_is_named_in_english_and_chinese(name):
+    """A 中文 visitor never sees an English choice name (nor a humanised id) in any style's dropdowns,
+    its expression presets included; and two choices of one control never share a name."""
+    from avatar_studio.labels import Labels, humanize
+    labels, vocab = Labels.load(), styles.vocabulary(name)
+    for lang in ("en", "zh"):
+        table = labels.table[lang]
+        for attribute, choices in vocab["categorical"].items():
+            assert attribute in table["attributes"], (lang, attribute)
+            missing = [c for c in choices if c not in table["choices"].get(attribute, {})
+                       and c not in table["choices"]["common"]]
+            assert not missing, (name, lang, attribute, missing)
+            shown = [labels.choice(lang, attribute, c) for c in choices]
+            assert len(set(shown)) == len(shown), (name, lang, attribute, shown)
+        assert all(c in table["attributes"] for c in vocab["colors"])
+        assert all(p in table["expressions"] for p in vocab["expressions"]), (name, lang)
+    for attribute, choices in vocab["categorical"].items():
+        for c in choices:
+            zh, en = labels.choice("zh", attribute, c), labels.choice("en", attribute, c)
+            assert zh != en and zh != humanize(c) and not zh.isascii(), (name, attribute, c, zh)
+    assert labels.choice("zh", "hair", "bangs") == "齐刘海" and labels.choice("zh", "eyes", "variant19") == "眼睛 19"

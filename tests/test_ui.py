@@ -202,10 +202,11 @@ def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path, monkeyp
             designer.open_recipe(bad)
     older = json.dumps({**json.loads(text), "model": "tiny@0"})  # saved with another version of the model
     toasts = []
-    monkeypatch.setattr(gr, "Info", toasts.append)
+    monkeypatch.setattr(gr, "Info", lambda text, title: toasts.append((title, text)))
     assert designer.open_recipe(older) == form and designer.open_recipe(text) == form
-    assert toasts == ["This recipe was made with tiny@0; tiny@1 is loaded: the same choices, "
-                      "but the picture may differ."]  # an info toast on the page, for the older one only
+    assert toasts == [("Note", "This recipe was made with tiny@0; tiny@1 is loaded: the same choices, "
+                               "but the picture may differ.")]  # an info toast on the page, for the older one only
+    assert designer.open_recipe(older, "zh") == form and toasts[-1][0] == "提示"     # titled in the page's language
 
 
 # ---- pictures and files out ---------------------------------------------------------------------
