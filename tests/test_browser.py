@@ -343,7 +343,7 @@ def test_a_live_error_is_said_in_chinese_under_a_chinese_title(page, app_url):
     assert "出错了" in text and "Error" not in text and "must be" not in text, text
 
 
-TOOL_TABS = {"en": ["Variations", "Try every choice", "Share", "Morph & breed"],
+TOOL_TABS = {"en": ["Variations", "Every choice", "Share", "Morph & breed"],
              "zh": ["变体", "逐一试试", "分享", "变形与繁育"]}
 
 
@@ -405,7 +405,7 @@ def test_every_choice_thumbnails_are_readable(sized, app_url):
     page = sized
     page.goto(app_url)
     image_src(page)
-    open_tab(page, "Try every choice")
+    open_tab(page, "Every choice")
     page.click("#preview-attribute input")
     page.click('li[role=option][aria-label="Eyebrows"]')
     page.click("#show-all")
