@@ -4,10 +4,13 @@ Example:
     huggingface-cli login        # or HF_TOKEN=...
     python -m avatar_studio.publish --model you/avatar-studio --space you/avatar-studio-app
 
-1. Checks the weights folder as the app would load it (checksums, strict load) and refuses a
-   damaged one.
+1. Checks the weights folder, and the folder of each further art style the app would load with
+   it (``weights/<style>/`` beside it), as the app would load them (checksums, strict load), and
+   refuses a damaged one before anything is uploaded.
 2. Creates the model repo if needed and uploads the folder (weights, checksums, model card)
-   with huggingface_hub's upload API, which stores large files itself.
+   with huggingface_hub's upload API, which stores large files itself; each style's folder goes
+   into the repo's folder of that name (``big-smile/config.json``, ...), where
+   ``AvatarStudio.from_pretrained("<model repo>")`` finds and loads them.
 3. Creates the Gradio Space if needed and uploads the app (app.py, requirements.txt, README.md
    with the Space's front matter, avatar_studio/, assets/), without the weights; then sets the
    Space variable AVATAR_STUDIO_WEIGHTS=<model repo>, so the app fetches them from the Hub
@@ -34,15 +37,22 @@ WEIGHTS_VARIABLE = "AVATAR_STUDIO_WEIGHTS"
 
 def publish(model_repo: str, space_repo: str | None, folder: Path = DEFAULT_WEIGHTS, token: str | None = None,
             private: bool = False, root: Path = ROOT) -> dict[str, str]:
-    """Upload the weights (and the app, with ``space_repo``); returns the URLs of what was made."""
+    """Upload the weights with their art styles' (and the app, with ``space_repo``); returns the URLs of
+    what was made, and the styles published."""
     from huggingface_hub import HfApi
 
     generator = weights.load_generator(folder)  # checksums + strict: never publish damaged weights
     model_id = f"{generator.config.name}@{generator.config.version}"
+    styles = {path: weights.load_generator(path)           # every style checked before anything goes up
+              for path in weights.style_folders(folder, exclude=generator.config.vocab.style_name)}
     api = HfApi(token=token)
     out = {"model": str(api.create_repo(model_repo, repo_type="model", private=private, exist_ok=True))}
     api.upload_folder(repo_id=model_repo, repo_type="model", folder_path=folder, allow_patterns=MODEL_FILES,
                       commit_message=f"{model_id}")
+    for path, style in styles.items():
+        api.upload_folder(repo_id=model_repo, repo_type="model", folder_path=path, path_in_repo=path.name,
+                          allow_patterns=MODEL_FILES, commit_message=f"{path.name}: {style.config.name}@{style.config.version}")
+    out["styles"] = ", ".join([generator.config.vocab.style_name, *(path.name for path in styles)])
     if space_repo:
         out["space"] = str(api.create_repo(space_repo, repo_type="space", space_sdk="gradio", private=private,
                                            exist_ok=True))

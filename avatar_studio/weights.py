@@ -51,6 +51,9 @@ MAX_SHARD_BYTES = 9 << 20        # every file well under the 10 MiB a Space take
 # what a Hub download fetches (patterns for huggingface_hub's allow_patterns): no pickles
 HUB_FILES = [CONFIG_FILE, CHECKSUMS_FILE, WEIGHTS_FILE, WEIGHTS_INDEX, "model-*-of-*.safetensors",
              DIRECTIONS_JSON, DIRECTIONS_TENSORS, "upsampler.json", "upsampler.safetensors"]
+# a published repo holds the main weights at its root and each further art style's in a folder named
+# after the style (<style>/config.json, ...: avatar_studio.publish); a download fetches both
+HUB_STYLE_FILES = [f"*/{pattern}" for pattern in HUB_FILES]
 
 
 class WeightsError(RuntimeError):
@@ -270,8 +273,8 @@ def load_directions(folder: Path, w_dim: int) -> Directions:
 
 # ---- where the folder is ------------------------------------------------------------------
 def locate(name_or_path: str | os.PathLike) -> Path:
-    """A local weights folder, or a Hub repo id fetched with huggingface_hub (only HUB_FILES;
-    respects HF_HUB_OFFLINE and HF_ENDPOINT; fails at once when offline)."""
+    """A local weights folder, or a Hub repo id fetched with huggingface_hub (only HUB_FILES, at its root
+    and in its style folders; respects HF_HUB_OFFLINE and HF_ENDPOINT; fails at once when offline)."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -280,7 +283,7 @@ def locate(name_or_path: str | os.PathLike) -> Path:
         raise WeightsError(f"no weights folder at {path} (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
     from huggingface_hub import snapshot_download
     try:
-        return Path(snapshot_download(text, allow_patterns=HUB_FILES, etag_timeout=5))
+        return Path(snapshot_download(text, allow_patterns=HUB_FILES + HUB_STYLE_FILES, etag_timeout=5))
     except Exception as e:  # offline, unknown repo, no permission: say which and why
         raise WeightsError(f"cannot fetch weights {text!r} from the Hugging Face Hub "
                            f"({type(e).__name__}: {str(e)[:200]}); pass a local weights folder instead") from None
@@ -297,13 +300,15 @@ def is_hub_id(text: str) -> bool:
 
 
 def style_folders(folder: Path, exclude: str) -> list[Path]:
-    """The weights folders of further art styles beside ``folder``: each subfolder of its parent whose
+    """The weights folders of further art styles with ``folder``: inside it (a published Hub repo:
+    ``<style>/``), then beside it (the local layout: ``weights/<style>/``), each a folder whose
     config.json's vocabulary names the folder's own name as its style (``exclude``: the main folder's
     style), in name order. Their files are checked when they are loaded."""
     found = []
-    for path in sorted(Path(folder).resolve().parent.iterdir()):
+    folder = Path(folder).resolve()
+    for path in [*sorted(folder.iterdir()), *sorted(folder.parent.iterdir())]:
         config = path / CONFIG_FILE
-        if path == Path(folder).resolve() or path.name == exclude or not config.is_file():
+        if path == folder or path.name == exclude or not config.is_file():
             continue
         try:
             style = json.loads(config.read_text())["vocabulary"].get("style")

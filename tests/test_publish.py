@@ -68,3 +68,38 @@ def test_publish_refuses_damaged_weights_and_a_missing_login(tiny_weights, tmp_p
         err = r.stderr.decode().strip()
         assert r.returncode == 2 and len(err.splitlines()) == 1 and "401" in err, err
         assert hub.repos == {}
+
+
+LOAD_STYLES = "import sys; from avatar_studio import AvatarStudio; s = AvatarStudio.from_pretrained(sys.argv[1], " \
+              "device='cpu'); print(','.join(s.styles)); sys.stdout.flush(); sys.stdout.buffer.write(s.render_png(sys.argv[2]))"
+
+
+def test_publish_takes_the_style_folders_along_and_the_app_loads_every_style(two_styles, styled_studio, tmp_path):
+    """weights/<style>/ beside the main folder goes to <style>/ in the model repo; from_pretrained(<repo>)
+    loads every style from there, drawing the same pixels as the local folders."""
+    recipe = '{"seed": 7, "spec": {"style": "big-smile", "hair": "bangs"}, "size": 128}'
+    with Hub() as hub:
+        r = run(hub, tmp_path, "-m", "avatar_studio.publish", "--model", "me/styles", "--weights", str(two_styles))
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+        assert "styles: avataaars, big-smile" in r.stdout.decode()
+        files = hub.repo("model", "me/styles")["files"]
+        local = {f"big-smile/{p.name}": p.read_bytes() for p in (two_styles.parent / "big-smile").iterdir()
+                 if p.is_file()}
+        assert {p: b for p, b in files.items() if p.startswith("big-smile/")} == local, "the style, byte for byte"
+        assert "config.json" in files and not any(p.startswith(("tiny/", "data/", "runs/")) for p in files)
+        loaded = run(hub, tmp_path, "-c", LOAD_STYLES, "me/styles", recipe)
+        assert loaded.returncode == 0, loaded.stderr.decode()[-3000:]
+        names, png = loaded.stdout.split(b"\n", 1)
+        assert names.decode() == "avataaars,big-smile" and png == styled_studio.render_png(recipe)
+
+
+def test_publish_refuses_a_damaged_style_folder_before_uploading_anything(two_styles, tmp_path):
+    import shutil
+    root = tmp_path / "weights"
+    shutil.copytree(two_styles.parent, root)
+    (root / "big-smile" / "directions.json").write_text('{"names": ["x"]}')      # no longer its checksum
+    with Hub() as hub:
+        r = run(hub, tmp_path, "-m", "avatar_studio.publish", "--model", "me/styles", "--weights", str(root / "tiny"))
+        err = r.stderr.decode().strip()
+        assert r.returncode == 2 and len(err.splitlines()) == 1 and "big-smile" in err, err
+        assert hub.repos == {}, "nothing uploaded"
