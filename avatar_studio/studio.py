@@ -109,7 +109,8 @@ class AvatarStudio:
         """Load shipped weights (default), a local weights folder, or a Hub repo id.
 
         ``styles``: weights folders (or Hub ids) of further art styles; default: the style folders
-        beside a local folder (``weights/<style>/``, see the module docstring); ``[]``: none.
+        beside a local folder (``weights/<style>/``, see the module docstring), or inside a Hub repo
+        made by ``avatar_studio.publish`` (``<style>/``); ``[]``: none.
         Only safetensors files are read, after their checksums; a Hub id is fetched with
         huggingface_hub (respecting HF_HUB_OFFLINE) and fails at once when offline.
         """
