@@ -69,7 +69,7 @@ def export(run: Path, out: Path, version: str, name: str | None, k: int, names: 
            data: Path | None = None, code_bank: int = 0) -> Path:
     state = warm_start.load_source(run)
     if state is None:
-        raise TrainError(f"no usable checkpoint (or warm-start pack) in {run}")
+        raise TrainError(f"no usable checkpoint in {run}")
     ema = fold_templates(state["ema"], GeneratorConfig(**state["generator_config"]))
     if code_bank:
         if data is None:

@@ -205,7 +205,7 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     elif cfg.init_from:
         state = warm_start.load_source(Path(cfg.init_from))
         if state is None:
-            raise TrainError(f"--init-from: no usable checkpoint (or warm-start pack) in {cfg.init_from}")
+            raise TrainError(f"--init-from: no usable checkpoint in {cfg.init_from} (nor a warm-start pack)")
         old = state["generator_config"]
         _load_grown(model, grow_palette(fold_templates(state["model"], gcfg), old, gcfg), cfg.init_from)
         _load_grown(ema, grow_palette(fold_templates(state["ema"], gcfg), old, gcfg), cfg.init_from)
