@@ -42,14 +42,16 @@ def _shapes(labels: Labels, lang: str) -> list[tuple[re.Pattern, str, dict[str, 
     sep = labels.ui(lang, "list_separator")
     attr = lambda g: labels.attribute(lang, g["attr"])
     return [
-        (re.compile(rf"unknown (?P<attr>{_ID}) (?P<got>.+); choose one of: (?P<choices>.+) \(or 'any'\)$", re.S),
+        (re.compile(rf"unknown (?P<attr>{_ID}) (?P<got>.+?)(?: for style {_ID})?; choose one of: (?P<choices>.+) "
+                    r"\(or 'any'\)$", re.S),
          "bad_choice", {"attr": attr,
                         "choices": lambda g: _listed(g["choices"], lambda c: labels.choice(lang, g["attr"], c), sep)}),
         (re.compile(r"unknown style (?P<got>.+?); choose one of: (?P<choices>.+)$", re.S), "bad_style",
          {"choices": lambda g: sep.join(c.strip() for c in g["choices"].split(","))}),
         (re.compile(r"unknown attribute (?P<got>'[^']*'|\S+)[^;]*; choose from: (?P<choices>.+)$", re.S), "bad_attribute",
          {"choices": lambda g: _listed(g["choices"], lambda c: labels.attribute(lang, c), sep)}),
-        (re.compile(r"unknown expression (?P<got>.+?); choose one of: (?P<choices>.+)$", re.S), "bad_expression",
+        (re.compile(rf"unknown expression (?P<got>.+?)(?: in style {_ID})?; choose one of: (?P<choices>.+)$", re.S),
+         "bad_expression",
          {"choices": lambda g: _listed(g["choices"], lambda c: labels.expression(lang, c), sep)}),
         (re.compile(r"unknown slider (?P<got>.+?); choose from: (?P<choices>.+)$", re.S), "bad_slider",
          {"choices": lambda g: _listed(g["choices"], lambda c: labels.slider(lang, c), sep)}),

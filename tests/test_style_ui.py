@@ -120,3 +120,14 @@ def test_the_hat_and_glasses_picker_shows_only_where_it_colours_something(page, 
     bare = next(seed for seed, hair in enumerate(left_to_seed) if hair in ("bob", "bun", "curly", "shortFlat"))
     assert shown({"accessories": "none"}, hat) is True and shown({"accessories": "none"}, bare) is False  # "any": the seed's
     assert page.w["steer"].visible == styled_studio.steers(page.form.start)      # the page starts as the first face
+
+
+def test_a_choice_the_style_lacks_is_refused_in_chinese_with_that_styles_choices(page, styled_studio):
+    with pytest.raises(gr.Error) as e:
+        page.in_language(page.set_expression)("zh", "silly", "big-smile")
+    assert e.value.message.startswith("没有 'silly' 这个表情；可选：开心") and "style" not in e.value.message
+    form = dict(zip(page.fields, page.form.values_of({"seed": 1, "spec": {"style": "big-smile"}})[0]))
+    form["attr:hair"] = "bob"                                           # an avataaars hair on a big-smile face
+    with pytest.raises(gr.Error) as e:
+        page.in_language(page.step)("zh", {"undo": [], "redo": [], "now": None}, *[form[f] for f in page.fields])
+    assert e.value.message.startswith("发型不能是 'bob'；可选：齐刘海") and "style" not in e.value.message, e.value.message
