@@ -247,13 +247,8 @@ def test_the_avatar_has_alt_text_in_the_pages_language(page, app_url):
 
 # ---- issue 14, second pass: swatches, keyboard, Custom, errors in 中文, picture grids, breed -------------
 def open_tab(page, name: str) -> None:
-    """A tab by its name; on a phone it may sit in Gradio's "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.click("button[aria-label='More tabs']")
-    page.locator(".overflow-dropdown button", has_text=name).first.click()
+    """A tab by its name, in one tap (on a phone too: no "More tabs" menu)."""
+    page.get_by_role("tab", name=name).click()
 
 
 def to_chinese(page):
