@@ -338,6 +338,16 @@ def test_a_live_error_is_said_in_chinese_under_a_chinese_title(page, app_url):
     assert "出错了" in text and "Error" not in text and "must be" not in text, text
 
 
+def test_a_bad_link_is_explained_in_the_language_kept_in_this_browser(page, app_url):
+    page.goto(app_url)
+    image_src(page)
+    to_chinese(page)                                              # kept in this browser's storage
+    page.goto(f"{app_url}/?recipe={quote(json.dumps({'seed': 1, 'spec': {'hair': 'bobb'}}))}")
+    toast = page.locator("[data-testid=toast-body]").filter(has_text="无法打开这个配方").first
+    toast.wait_for()
+    assert "发型不能是 'bobb'" in toast.text_content() and "注意" in toast.text_content()
+
+
 TOOL_TABS = {"en": ["Variations", "Every choice", "Share", "Morph & breed"],
              "zh": ["变体", "逐一试试", "分享", "变形与繁育"]}
 
