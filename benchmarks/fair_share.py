@@ -65,7 +65,7 @@ def flood(server: Server, index: dict, threads: int, designs: int, deadline_s: f
             n = 0
             while not stop.is_set():
                 try:
-                    codes.append(_join(http, base, index["sticker_pack"], [heavy], f"fire{n % 1000}", False))
+                    codes.append(_join(http, base, index["sticker_pack"], ["en", heavy], f"fire{n % 1000}", False))
                 except httpx.HTTPError:
                     codes.append(0)
                 n += 1

@@ -103,10 +103,10 @@ def test_ledger_bounds_each_client_and_serves_addresses_in_turn():
 # ---- 1. starvation ---------------------------------------------------------------------------
 def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(served):
     index, base = served.index, served.url
-    heavy = [recipe(size=512, frame="circle", border="#000000", background="#ffffff")]
+    heavy = ["en", recipe(size=512, frame="circle", border="#000000", background="#ffffff")]   # (language first)
     with httpx.Client(timeout=60) as attacker:
         # a sticker pack at 1024 px is refused before any work; at 512 px it is made
-        status, messages = join(attacker, base, index["sticker_pack"], [recipe(size=1024)])
+        status, messages = join(attacker, base, index["sticker_pack"], ["en", recipe(size=1024)])
         assert status == 200 and "too much work" in messages[-1]["output"]["error"], messages[-1]
         # 100 fire-and-forget joins from one page session, then from 100 sessions of one address
         # (a forged X-Forwarded-For changes nothing: no proxy is trusted here)
@@ -131,8 +131,8 @@ def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(ser
         with httpx.Client(timeout=60) as http:
             while not stop.is_set():
                 name = ("sticker_pack", "morph", "preview", "roll_seed")[k]
-                data = {"sticker_pack": heavy, "morph": [heavy[0], recipe(seed=4), 32],
-                        "preview": [heavy[0], "hair", "en"], "roll_seed": []}[name]
+                data = {"sticker_pack": heavy, "morph": [heavy[1], recipe(seed=4), 32],
+                        "preview": [heavy[1], "hair", "en"], "roll_seed": []}[name]
                 flooded.append(join(http, base, index[name], data, session=f"flood{k}")[0])
 
     threads = [threading.Thread(target=flood, args=(k,), daemon=True) for k in range(4)]
@@ -160,9 +160,9 @@ def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(ser
 def test_1_work_nobody_waits_for_is_not_done(served, temp_dir):
     """Fire-and-forget joins (no result stream ever opened) are dropped after the grace: no file is made."""
     index, base = served.index, served.url
-    packs = {seed: [recipe(seed=seed, size=512, frame="circle")] for seed in (9001, 9002)}
+    packs = {seed: ["en", recipe(seed=seed, size=512, frame="circle")] for seed in (9001, 9002)}
     with httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.4")) as http:
-        status, messages = join(http, base, index["sticker_pack"], [recipe(seed=9000)])     # listened for: made
+        status, messages = join(http, base, index["sticker_pack"], ["en", recipe(seed=9000)])     # listened for: made
         codes = [http.post(f"{base}/gradio_api/queue/join", json={"data": data, "fn_index": index["sticker_pack"],
                                                                   "session_hash": f"gone{seed}"}).status_code
                  for seed, data in packs.items()]
@@ -170,7 +170,7 @@ def test_1_work_nobody_waits_for_is_not_done(served, temp_dir):
         while time.monotonic() < deadline and not list(temp_dir.glob("*/stickers-900[12].zip")):
             time.sleep(0.25)
         made = sorted(p.name for p in temp_dir.glob("*/stickers-900?.zip"))
-        status, again = join(http, base, index["sticker_pack"], [recipe(seed=9003)])  # the places are free again
+        status, again = join(http, base, index["sticker_pack"], ["en", recipe(seed=9003)])  # the places are free again
     print(f"\nsticker packs made: {made}; fire-and-forget joins: {codes}")
     assert status == 200 and messages[-1]["success"] and again[-1]["success"] and codes == [200, 200]
     assert made == ["stickers-9000.zip"]

@@ -222,9 +222,10 @@ def test_raw_http_bad_requests_get_a_clear_4xx_or_error_and_nothing_runs(app, ht
              ({"fn_index": None}, 404), ({"fn_index": design, "data": [recipe(), 1]}, 422),
              ({"fn_index": design, "data": []}, 422), ({"fn_index": step, "data": [None] * 3}, 422),
              ({"fn_index": app.index["use_color"], "data": ["#" + "a" * 20_000_000]}, 413),   # a 20 MB colour
-             ({"fn_index": adopt, "data": [[]]}, 422), ({"fn_index": adopt, "data": [[]], "event_data": "x"}, 422),
-             ({"fn_index": adopt, "data": [[]], "event_data": {"index": 0}}, 422),
-             ({"fn_index": adopt, "data": [[]], "event_data": {"index": 0, "value": {"image": {
+             ({"fn_index": adopt, "data": ["en", []]}, 422),           # (the page's language first, then the recipes)
+             ({"fn_index": adopt, "data": ["en", []], "event_data": "x"}, 422),
+             ({"fn_index": adopt, "data": ["en", []], "event_data": {"index": 0}}, 422),
+             ({"fn_index": adopt, "data": ["en", []], "event_data": {"index": 0, "value": {"image": {
                  "path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}}}, 403)]
     for body, status in joins:
         got, detail = join(http, app.url, None, raw=_raw({"data": [recipe()], "session_hash": "s1", **body}))
