@@ -1,6 +1,7 @@
 """The page in Debian's chromium, driven by Playwright (no browser download): design, export, links."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import socket
@@ -418,3 +419,22 @@ def test_the_live_avatar_takes_over_without_a_gap_and_a_link_shows_no_other_face
     page.goto(f"{app_url}/?recipe={quote(json.dumps({'seed': 1234, 'spec': {}}))}")    # another design
     page.wait_for_function("() => window.__handed_over")
     assert page.evaluate("() => window.__placeholder") is False
+
+
+def test_a_change_brings_its_picture_inside_the_reply_with_the_live_pixels(sized, app_url, studio):
+    """The live picture comes in the event's own reply (a data: URI): no file is written for it and the
+    browser makes no second request; the pixels are render_live's (the export stays a file, on Download)."""
+    page = sized
+    page.goto(app_url)
+    before = image_src(page)
+    recipe = {**shown_recipe(page), "seed": 4321}
+    files = []
+    page.on("request", lambda r: files.append(r.url) if "gradio_api/file=" in r.url else None)
+    seed = page.locator("#seed input")
+    seed.fill("4321")
+    seed.press("Enter")
+    src = new_image(page, before)
+    assert src.startswith("data:image/webp;base64,") and files == []
+    picture = Image.open(io.BytesIO(base64.b64decode(src.partition(",")[2])))
+    assert picture.tobytes() == studio.render_live(recipe).tobytes()
+    assert page.evaluate(f"() => ({SHOWN_JS})(document.querySelector('#avatar img'))")
