@@ -1,7 +1,6 @@
 """The page in Debian's chromium, driven by Playwright (no browser download): design, export, links."""
 from __future__ import annotations
 
-import base64
 import io
 import json
 import socket
@@ -16,6 +15,7 @@ from avatar_studio.firstpaint import SHOWN_JS
 from avatar_studio.pngrecipe import recipe_in
 from avatar_studio.serving import launch
 from avatar_studio.ui import build_demo
+from tests.harness import inline_picture
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -435,6 +435,5 @@ def test_a_change_brings_its_picture_inside_the_reply_with_the_live_pixels(sized
     seed.press("Enter")
     src = new_image(page, before)
     assert src.startswith("data:image/webp;base64,") and files == []
-    picture = Image.open(io.BytesIO(base64.b64decode(src.partition(",")[2])))
-    assert picture.tobytes() == studio.render_live(recipe).tobytes()
+    assert inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
     assert page.evaluate(f"() => ({SHOWN_JS})(document.querySelector('#avatar img'))")

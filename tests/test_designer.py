@@ -21,6 +21,7 @@ from avatar_studio.form import EMPTY_HISTORY
 from avatar_studio.labels import Labels, humanize
 from avatar_studio.studio import LIVE_SIZE
 from avatar_studio.ui import Designer
+from tests.harness import inline_picture
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +29,6 @@ def designer(studio) -> Designer:
     d = Designer(studio)
     d.build()
     return d
-
-
-def shown(image: dict) -> Image.Image:
-    """The picture a step puts on screen: carried in the reply as a data: URI (no file)."""
-    head, _, data = image["url"].partition(",")
-    assert head == "data:image/webp;base64" and "path" not in image
-    return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
 def values(d: Designer, recipe, **changes) -> list:
@@ -100,7 +94,7 @@ def test_a_change_renders_only_the_quick_screen_picture_not_the_export(designer,
     for size in (128, 1024):
         form = values(designer, {"seed": 8, "spec": {}}, size=size, frame="rounded", border=True)
         image, text, *_ = designer.step(dict(EMPTY_HISTORY), *form)
-        picture = shown(image)
+        picture = inline_picture(image)
         assert picture.size == (min(size, LIVE_SIZE),) * 2
         assert picture.tobytes() == studio.render_live(text).tobytes()
         assert picture.getpixel((0, 0))[3] == 0                 # the chosen frame shows
@@ -193,7 +187,7 @@ def test_the_page_arrives_with_the_first_avatar_in_it(studio):
     assert value and value["path"].endswith(".webp")
     data = open(value["path"], "rb").read()
     first_step = d.step(dict(EMPTY_HISTORY), *d.form_of(d.form.start))[0]
-    assert Image.open(io.BytesIO(data)).tobytes() == shown(first_step).tobytes()
+    assert Image.open(io.BytesIO(data)).tobytes() == inline_picture(first_step).tobytes()
     assert base64.b64encode(data).decode() in demo.first_paint
 
 
