@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import torch
 from PIL import Image
 
+from avatar_studio.pngrecipe import SIGNATURE, png_chunk
 from avatar_studio.recipe import Export
 
 
@@ -16,14 +19,29 @@ def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(np.ascontiguousarray(a), "RGBA") for a in arr]
 
 
-FAST_PNG_ABOVE = 256  # larger exports are encoded at zlib level 1: 512 px 7 ms (12 at 6), 1024 px 27 ms (45)
+PNG_COLOUR_TYPES = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}  # 8 bits a channel
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    """PNG bytes (deterministic); large images favour encoding speed over ~25% of file size."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1 if max(image.size) > FAST_PNG_ABOVE else 6)
-    return buf.getvalue()
+    """PNG bytes, deterministic: every row "Sub"-filtered (each byte minus the one a pixel to its left),
+    deflated with zlib's run-length strategy (the same algorithm at every level: nothing to tune).
+
+    Pillow's encoder tries five filters on every row; that took most of its time: at 512 / 1024 px
+    here 4.0 / 3.5x slower than this, its files 13% larger (59 / 176 KiB vs 52 / 155 KiB, level 1)."""
+    if image.mode not in PNG_COLOUR_TYPES:
+        raise ValueError(f"cannot write a {image.mode} image as PNG; modes: {', '.join(PNG_COLOUR_TYPES)}")
+    pixels = np.asarray(image)
+    h, w = image.height, image.width
+    bpp = len(image.mode)
+    rows = pixels.reshape(h, w * bpp)
+    filtered = np.empty((h, 1 + w * bpp), np.uint8)  # (h, filter byte + row)
+    filtered[:, 0] = 1  # Sub
+    filtered[:, 1:1 + bpp] = rows[:, :bpp]
+    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, 1 + bpp:])  # uint8: modulo 256, as PNG wants
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+    data = deflate.compress(filtered.data) + deflate.flush()
+    header = struct.pack(">IIBBBBB", w, h, 8, PNG_COLOUR_TYPES[image.mode], 0, 0, 0)
+    return SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
 def webp_bytes(image: Image.Image) -> bytes:

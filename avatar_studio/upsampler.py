@@ -120,14 +120,11 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
     K1, H, W = x.shape
     K = K1 - 1
     mix, alpha = x[:K], x[K:]  # (K, H, W), (1, H, W)
-    best = mix.amax(0, keepdim=True)  # amax and masks: max with indices, topk and argmax are 4-100x slower
-    won = mix == best  # (K, H, W): the winning entry (several on a tie)
-    lead = best - torch.where(won, float("-inf"), mix).amax(0, keepdim=True)
-    lead = torch.where(won.sum(0, keepdim=True) > 1, 0.0, lead)  # a tie: no lead
-    choice = (won * torch.arange(K, dtype=x.dtype, device=x.device)[:, None, None]).amax(0, keepdim=True)
+    best, lead, choice = _winner(mix)
     # lower bounds over every output pixel of a pixel: the winner's lead, the alpha's distance from 0
     lead, a_lo, a_hi = _min3(lead), _min3(alpha), _max3(alpha)  # bilinear mixes the 3x3
     if d is not None:  # the residual's bounds over each pixel's sub-pixels: (K + 1, H, W)
+        won = mix == best  # (K, H, W): the winning entry (several on a tie)
         full = (d[1].view(-1, d[1].shape[-1]) @ d[0].T.contiguous()).view(s * s, K1, H, W)  # 1.5x faster contiguous
         d_lo, d_hi = full.amin(0), full.amax(0)
         rivals = torch.where(won, float("-inf"), d_hi[:K]).amax(0, keepdim=True)
@@ -135,15 +132,33 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
         a_lo, a_hi = a_lo + d_lo[K:], a_hi + d_hi[K:]
     sure = (_max3(choice) == _min3(choice)) & (lead > FLAT) & ((a_lo > FLAT) | (a_hi < -FLAT))  # (1, H, W)
     flat = torch.cat([palette[choice.flatten().long()], (a_lo > FLAT).flatten()[:, None].to(x.dtype)], dim=1)
-    out = flat.view(H, 1, W, 1, 4).expand(H, s, W, s, 4).contiguous()  # each pixel its winner, s x s times
+    # each pixel its winner, s x s times: (H, s, W, s, 4), expanded along W, then whole rows along H (2x faster)
+    out = flat.view(H, W, 1, 4).expand(H, W, s, 4).contiguous().view(H, 1, W * s * 4).expand(H, s, W * s * 4)
+    out = out.contiguous().view(H * s * W, s * 4)  # row y s W + i W + x: pixel (y, x)'s output row i
     busy = (~sure).flatten().nonzero()[:, 0]  # (n,) pixels to paint in full
     if busy.numel():
         z = _upsample_at(rows, W, s, busy).permute(2, 0, 1)  # (K + 1, s^2, n), a view
         if d is not None:  # the residual at the busy pixels, channel-first: added, the sum is contiguous
             z = torch.add((d[1].transpose(0, 1).reshape(-1, d[1].shape[-1]) @ d[0][busy].T).view(K1, s * s, -1), z)
         rgba = _paint_columns(z.reshape(K1, -1), palette)  # (4, s^2 n)
-        out[busy // W, :, busy % W] = rgba.view(4, s, s, -1).permute(3, 1, 2, 0)  # (n, s, s, 4)
+        at = ((busy // W * s * W + busy % W)[None] + W * torch.arange(s, device=x.device)[:, None]).flatten()  # (s n,)
+        out.index_copy_(0, at, rgba.view(4, s, s, -1).permute(1, 3, 2, 0).reshape(-1, s * 4))  # rows: 2x faster
     return out.view(s * H, s * W, 4)
+
+
+def _winner(mix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (K, H, W) -> (best, lead, choice), each (1, H, W): the largest logit, its lead over the
+    runner-up (0 on a tie), the winning entry (the last of a tie). One pass over the entries, in place:
+    3-4x faster than amax and masks over all of them, themselves 4-100x faster than max with indices,
+    topk or argmax."""
+    best, second = mix[:1].clone(), torch.full_like(mix[:1], float("-inf"))
+    choice, beaten, at_least = torch.zeros_like(best), torch.empty_like(best), torch.empty_like(best, dtype=torch.bool)
+    for k in range(1, mix.shape[0]):
+        v = mix[k:k + 1]
+        torch.maximum(second, torch.minimum(v, best, out=beaten), out=second)  # the runner-up, ties counted twice
+        choice.masked_fill_(torch.ge(v, best, out=at_least), k)
+        torch.maximum(best, v, out=best)
+    return best, best - second, choice
 
 
 def _paint_columns(z: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
