@@ -33,6 +33,7 @@ from avatar_studio.weights import CHECKSUMS_FILE, WeightsError, _shape_problems,
 
 UPSAMPLER_CONFIG = "upsampler.json"
 UPSAMPLER_WEIGHTS = "upsampler.safetensors"
+CHUNK = 2048  # pixels a time where whole-image products would leave the cache
 FLAT = 12.0  # a logit margin past which the other palette entries change no 8-bit value
 
 
@@ -120,19 +121,17 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
     K1, H, W = x.shape
     K = K1 - 1
     mix, alpha = x[:K], x[K:]  # (K, H, W), (1, H, W)
-    best, lead, choice = _winner(mix)
+    won, lead, choice = _winner(mix)
     # lower bounds over every output pixel of a pixel: the winner's lead, the alpha's distance from 0
     lead, a_lo, a_hi = _min3(lead), _min3(alpha), _max3(alpha)  # bilinear mixes the 3x3
     if d is not None:  # the residual's bounds over each pixel's sub-pixels: (K + 1, H, W)
-        won = mix == best  # (K, H, W): the winning entry (several on a tie)
-        full = (d[1].view(-1, d[1].shape[-1]) @ d[0].T.contiguous()).view(s * s, K1, H, W)  # 1.5x faster contiguous
-        d_lo, d_hi = full.amin(0), full.amax(0)
+        d_lo, d_hi = _residual_bounds(d[0], d[1], H, W)
         rivals = torch.where(won, float("-inf"), d_hi[:K]).amax(0, keepdim=True)
         lead = lead + torch.where(won, d_lo[:K], float("inf")).amin(0, keepdim=True) - rivals
         a_lo, a_hi = a_lo + d_lo[K:], a_hi + d_hi[K:]
     sure = (_max3(choice) == _min3(choice)) & (lead > FLAT) & ((a_lo > FLAT) | (a_hi < -FLAT))  # (1, H, W)
     flat = torch.cat([palette[choice.flatten().long()], (a_lo > FLAT).flatten()[:, None].to(x.dtype)], dim=1)
-    # each pixel its winner, s x s times: (H, s, W, s, 4), expanded along W, then whole rows along H (2x faster)
+    # each pixel its winner, s x s times: (H, s, W, s, 4), expanded along W, then whole rows along H (~2x faster)
     out = flat.view(H, W, 1, 4).expand(H, W, s, 4).contiguous().view(H, 1, W * s * 4).expand(H, s, W * s * 4)
     out = out.contiguous().view(H * s * W, s * 4)  # row y s W + i W + x: pixel (y, x)'s output row i
     busy = (~sure).flatten().nonzero()[:, 0]  # (n,) pixels to paint in full
@@ -142,23 +141,39 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
             z = torch.add((d[1].transpose(0, 1).reshape(-1, d[1].shape[-1]) @ d[0][busy].T).view(K1, s * s, -1), z)
         rgba = _paint_columns(z.reshape(K1, -1), palette)  # (4, s^2 n)
         at = ((busy // W * s * W + busy % W)[None] + W * torch.arange(s, device=x.device)[:, None]).flatten()  # (s n,)
-        out.index_copy_(0, at, rgba.view(4, s, s, -1).permute(1, 3, 2, 0).reshape(-1, s * 4))  # rows: 2x faster
+        out.index_copy_(0, at, rgba.view(4, s, s, -1).permute(1, 3, 2, 0).reshape(-1, s * 4))  # whole rows
     return out.view(s * H, s * W, 4)
 
 
+def _residual_bounds(features: torch.Tensor, weight: torch.Tensor, H: int, W: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual's (min, max) over each pixel's sub-pixels, each (K + 1, H, W), of features (H W, C) and
+    weight (s^2, K + 1, C). Made CHUNK pixels at a time, so each product is reduced while it is in the cache:
+    1.8x faster than the whole (s^2, K + 1, H W) product, and the same numbers (a product of 2048 columns
+    equals the whole one bit for bit here; below ~40 columns the CPU kernels round differently, which is
+    why the busy pixels below are painted in one piece)."""
+    s2, K1, C = weight.shape
+    lo, hi = (torch.empty(K1, H * W, dtype=features.dtype, device=features.device) for _ in range(2))
+    columns = features.T.contiguous()  # (C, H W): 1.5x faster a product than the transposed view
+    for i in range(0, H * W, CHUNK):
+        part = (weight.view(-1, C) @ columns[:, i:i + CHUNK]).view(s2, K1, -1)  # (s^2, K + 1, CHUNK)
+        torch.amin(part, 0, out=lo[:, i:i + CHUNK])
+        torch.amax(part, 0, out=hi[:, i:i + CHUNK])
+    return lo.view(K1, H, W), hi.view(K1, H, W)
+
+
 def _winner(mix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits (K, H, W) -> (best, lead, choice), each (1, H, W): the largest logit, its lead over the
-    runner-up (0 on a tie), the winning entry (the last of a tie). One pass over the entries, in place:
-    3-4x faster than amax and masks over all of them, themselves 4-100x faster than max with indices,
-    topk or argmax."""
-    best, second = mix[:1].clone(), torch.full_like(mix[:1], float("-inf"))
-    choice, beaten, at_least = torch.zeros_like(best), torch.empty_like(best), torch.empty_like(best, dtype=torch.bool)
-    for k in range(1, mix.shape[0]):
-        v = mix[k:k + 1]
-        torch.maximum(second, torch.minimum(v, best, out=beaten), out=second)  # the runner-up, ties counted twice
-        choice.masked_fill_(torch.ge(v, best, out=at_least), k)
-        torch.maximum(best, v, out=best)
-    return best, best - second, choice
+    """Logits (K, H, W) -> (won (K, H, W): the winning entries, several on a tie; lead (1, H, W): the winner's
+    lead over the runner-up, 0 on a tie; choice (1, H, W): the winning entry, the last of a tie).
+
+    amax and masks (max with indices, topk and argmax are 4-100x slower), the masks counted as uint8:
+    0.74x the time of float / int64 masks at 1024 px, where a running top-2 over the entries took 1.3-1.5x."""
+    best = mix.amax(0, keepdim=True)
+    won = mix == best
+    lead = best - torch.where(won, float("-inf"), mix).amax(0, keepdim=True)
+    won8 = won.view(torch.uint8)  # the same bytes
+    lead.masked_fill_(won8.sum(0, keepdim=True, dtype=torch.uint8) > 1, 0.0)  # a tie: no lead
+    entry = torch.arange(mix.shape[0], dtype=torch.uint8, device=mix.device)[:, None, None]
+    return won, lead, (won8 * entry).amax(0, keepdim=True).to(mix.dtype)
 
 
 def _paint_columns(z: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
