@@ -15,7 +15,7 @@ from avatar_studio.recipe import Export
 
 def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     """(B, 4, H, W) straight alpha in [0, 1] -> PIL RGBA images."""
-    arr = (rgba.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    arr = rgba.clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()  # one new float tensor
     return [Image.fromarray(np.ascontiguousarray(a), "RGBA") for a in arr]
 
 
@@ -93,7 +93,7 @@ def finish(image: Image.Image, export: Export) -> Image.Image:
     """Export step: resize, put on a background, crop to a frame, add a border. Always RGBA."""
     from PIL import ImageChops
     size, background, frame, border = export.size, export.background, export.frame, export.border
-    face = upscale(image, size)
+    face = image if image.size == (size, size) else upscale(image, size)  # only read: no copy
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0) if background == "transparent" else background)
     canvas.alpha_composite(face)
     if frame != "none":

@@ -130,7 +130,9 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
         lead = lead + torch.where(won, d_lo[:K], float("inf")).amin(0, keepdim=True) - rivals
         a_lo, a_hi = a_lo + d_lo[K:], a_hi + d_hi[K:]
     sure = (_max3(choice) == _min3(choice)) & (lead > FLAT) & ((a_lo > FLAT) | (a_hi < -FLAT))  # (1, H, W)
-    flat = torch.cat([palette[choice.flatten().long()], (a_lo > FLAT).flatten()[:, None].to(x.dtype)], dim=1)
+    # the winner's RGBA: a row of (each entry, alpha 0 | 1) (2 K, 4): one row gather, 2x faster than index + cat
+    table = torch.cat([palette.repeat_interleave(2, 0), torch.tensor([[0.0], [1.0]], dtype=x.dtype, device=x.device).repeat(K, 1)], 1)
+    flat = table.index_select(0, (choice.flatten().long() * 2).add_((a_lo > FLAT).flatten()))  # (H W, 4)
     # each pixel its winner, s x s times: (H, s, W, s, 4), expanded along W, then whole rows along H (~2x faster)
     out = flat.view(H, W, 1, 4).expand(H, W, s, 4).contiguous().view(H, 1, W * s * 4).expand(H, s, W * s * 4)
     out = out.contiguous().view(H * s * W, s * 4)  # row y s W + i W + x: pixel (y, x)'s output row i
