@@ -13,9 +13,19 @@ from avatar_studio.pngrecipe import SIGNATURE, png_chunk
 from avatar_studio.recipe import Export
 
 
+def to_8bit(rgba: torch.Tensor) -> torch.Tensor:
+    """Straight-alpha values in [0, 1] -> uint8, elementwise (the one rounding every picture goes through)."""
+    return rgba.float().clamp(0, 1).mul_(255).round_().to(torch.uint8)
+
+
 def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     """(B, 4, H, W) straight alpha in [0, 1] -> PIL RGBA images."""
-    arr = rgba.clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()  # one new float tensor
+    return bytes_to_images(to_8bit(rgba))
+
+
+def bytes_to_images(rgba: torch.Tensor) -> list[Image.Image]:
+    """(B, 4, H, W) uint8 (``to_8bit``) -> PIL RGBA images."""
+    arr = rgba.permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(np.ascontiguousarray(a), "RGBA") for a in arr]
 
 

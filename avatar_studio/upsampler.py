@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,7 @@ from avatar_studio.weights import CHECKSUMS_FILE, WeightsError, _shape_problems,
 
 UPSAMPLER_CONFIG = "upsampler.json"
 UPSAMPLER_WEIGHTS = "upsampler.safetensors"
+Encode = Callable[[torch.Tensor], torch.Tensor]  # painted RGBA values -> stored values, elementwise
 CHUNK = 2048  # pixels a time where whole-image products would leave the cache
 FLAT = 12.0  # a logit margin past which the other palette entries change no 8-bit value
 
@@ -80,7 +82,8 @@ def _min3(t: torch.Tensor) -> torch.Tensor:
 
 
 def paint_sparse(logits: torch.Tensor, palette: torch.Tensor, f: int,
-                 delta: tuple[torch.Tensor, torch.Tensor] | None = None, second: int = 1) -> torch.Tensor:
+                 delta: tuple[torch.Tensor, torch.Tensor] | None = None, second: int = 1,
+                 encode: Encode | None = None) -> torch.Tensor:
     """RGBA (B, 4, f s R, f s R) of native logits (B, K + 1, R, R) (palette mix, then alpha), the softmax
     computed only where it matters. The same pixels as the whole-image computation, to 8-bit precision:
 
@@ -96,6 +99,10 @@ def paint_sparse(logits: torch.Tensor, palette: torch.Tensor, f: int,
     < 14 e^-12 < 0.03 / 255 there). Only the other pixels are upsampled and painted in full, each from
     its 3 x 3 neighbourhood, so the interpolation is the whole image's. Gathers read whole rows of
     pixel-major tensors (gathering columns is 20x slower on the CPU).
+
+    ``encode`` (elementwise, e.g. ``imaging.to_8bit``) is applied to the painted values before the
+    picture is put together: the result is ``encode`` of the float picture, in its dtype (8-bit: a
+    quarter of the bytes to expand and copy). None keeps the floats.
     """
     B, K1, R, _ = logits.shape
     out = []
@@ -110,14 +117,14 @@ def paint_sparse(logits: torch.Tensor, palette: torch.Tensor, f: int,
             rows = fine.view(f, f, R, R, K1).permute(2, 0, 3, 1, 4).reshape(f * R * f * R, K1)  # raster order
             f, d, R = second, None, f * R
             x = rows.T.reshape(K1, R, R)
-        out.append(_paint_level(x, rows, pal, f, d))
+        out.append(_paint_level(x, rows, pal, f, d, encode or _floats))
     return torch.stack(out).permute(0, 3, 1, 2)  # (B, 4, f R, f R), channels-last memory
 
 
 def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: int,
-                 d: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+                 d: tuple[torch.Tensor, torch.Tensor] | None, encode: Encode) -> torch.Tensor:
     """RGBA (s H, s W, 4) of logits x (K + 1, H, W) (also as ``rows`` (H W, K + 1)) upsampled x s, plus
-    d = (features (H W, C), weight (s^2, K + 1, C)) per sub-pixel when given."""
+    d = (features (H W, C), weight (s^2, K + 1, C)) per sub-pixel when given; values through ``encode``."""
     K1, H, W = x.shape
     K = K1 - 1
     mix, alpha = x[:K], x[K:]  # (K, H, W), (1, H, W)
@@ -131,8 +138,9 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
         a_lo, a_hi = a_lo + d_lo[K:], a_hi + d_hi[K:]
     sure = (_max3(choice) == _min3(choice)) & (lead > FLAT) & ((a_lo > FLAT) | (a_hi < -FLAT))  # (1, H, W)
     # the winner's RGBA: a row of (each entry, alpha 0 | 1) (2 K, 4): one row gather, 2x faster than index + cat
-    table = torch.cat([palette.repeat_interleave(2, 0), torch.tensor([[0.0], [1.0]], dtype=x.dtype, device=x.device).repeat(K, 1)], 1)
-    flat = table.index_select(0, (choice.flatten().long() * 2).add_((a_lo > FLAT).flatten()))  # (H W, 4)
+    opaque = torch.tensor([[0.0], [1.0]], dtype=x.dtype, device=x.device).repeat(K, 1)  # (2 K, 1)
+    table = torch.cat([palette.repeat_interleave(2, 0), opaque], 1)
+    flat = encode(table).index_select(0, (choice.flatten().long() * 2).add_((a_lo > FLAT).flatten()))  # (H W, 4)
     # each pixel its winner, s x s times: (H, s, W, s, 4), expanded along W, then whole rows along H (~2x faster)
     out = flat.view(H, W, 1, 4).expand(H, W, s, 4).contiguous().view(H, 1, W * s * 4).expand(H, s, W * s * 4)
     out = out.contiguous().view(H * s * W, s * 4)  # row y s W + i W + x: pixel (y, x)'s output row i
@@ -141,7 +149,7 @@ def _paint_level(x: torch.Tensor, rows: torch.Tensor, palette: torch.Tensor, s: 
         z = _upsample_at(rows, W, s, busy).permute(2, 0, 1)  # (K + 1, s^2, n), a view
         if d is not None:  # the residual at the busy pixels, channel-first: added, the sum is contiguous
             z = torch.add((d[1].transpose(0, 1).reshape(-1, d[1].shape[-1]) @ d[0][busy].T).view(K1, s * s, -1), z)
-        rgba = _paint_columns(z.reshape(K1, -1), palette)  # (4, s^2 n)
+        rgba = encode(_paint_columns(z.reshape(K1, -1), palette))  # (4, s^2 n)
         at = ((busy // W * s * W + busy % W)[None] + W * torch.arange(s, device=x.device)[:, None]).flatten()  # (s n,)
         out.index_copy_(0, at, rgba.view(4, s, s, -1).permute(1, 3, 2, 0).reshape(-1, s * 4))  # whole rows
     return out.view(s * H, s * W, 4)
@@ -173,9 +181,14 @@ def _winner(mix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     won = mix == best
     lead = best - torch.where(won, float("-inf"), mix).amax(0, keepdim=True)
     won8 = won.view(torch.uint8)  # the same bytes
-    lead.masked_fill_(won8.sum(0, keepdim=True, dtype=torch.uint8) > 1, 0.0)  # a tie: no lead
-    entry = torch.arange(mix.shape[0], dtype=torch.uint8, device=mix.device)[:, None, None]
+    count = torch.uint8 if mix.shape[0] < 256 else torch.int32  # the palette's entries and their indices fit
+    lead.masked_fill_(won8.sum(0, keepdim=True, dtype=count) > 1, 0.0)  # a tie: no lead
+    entry = torch.arange(mix.shape[0], dtype=count, device=mix.device)[:, None, None]
     return won, lead, (won8 * entry).amax(0, keepdim=True).to(mix.dtype)
+
+
+def _floats(rgba: torch.Tensor) -> torch.Tensor:
+    return rgba
 
 
 def _paint_columns(z: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
@@ -228,12 +241,14 @@ def _factors(native: int, size: int, f: int) -> tuple[int, int]:
     return f, up // f
 
 
-def upsample_logits(mix: torch.Tensor, palette: torch.Tensor, alpha: torch.Tensor, size: int) -> torch.Tensor:
-    """Plain logit upsampling (no learned head): (mix, palette, alpha) at R px -> RGBA (B, 4, size, size)."""
+def upsample_logits(mix: torch.Tensor, palette: torch.Tensor, alpha: torch.Tensor, size: int,
+                    encode: Encode | None = None) -> torch.Tensor:
+    """Plain logit upsampling (no learned head): (mix, palette, alpha) at R px -> RGBA (B, 4, size, size)
+    (values through ``encode``: see ``paint_sparse``)."""
     R = mix.shape[-1]
     if size % R:
         raise ValueError(f"export size {size} must be a whole multiple of the native {R} px")
-    return paint_sparse(torch.cat([mix, alpha], dim=1), palette, size // R)
+    return paint_sparse(torch.cat([mix, alpha], dim=1), palette, size // R, encode=encode)
 
 
 class Upsampler(nn.Module):
@@ -272,9 +287,14 @@ class Upsampler(nn.Module):
     def forward(self, mix: torch.Tensor, palette: torch.Tensor, alpha: torch.Tensor, size: int) -> torch.Tensor:
         """-> straight-alpha RGBA (B, 4, size, size) in [0, 1]: ``paint_logits(*logits(...))`` to 8-bit
         precision, painted by ``paint_sparse`` (the softmax near edges only). Below factor x, area-reduced."""
+        return self.export(mix, palette, alpha, size, _floats)
+
+    def export(self, mix: torch.Tensor, palette: torch.Tensor, alpha: torch.Tensor, size: int,
+               encode: Encode) -> torch.Tensor:
+        """``encode(self(mix, palette, alpha, size))``, painted in encode's dtype (see ``paint_sparse``)."""
         R, f = mix.shape[-1], self.config.factor
         if size < f * R:
-            return _area_down(self(mix, palette, alpha, f * R), size)
+            return encode(_area_down(self(mix, palette, alpha, f * R), size))
         f, second = _factors(R, size, f)
         scale = self.log_sharpness[0 if second == 1 else 1].exp()  # the logits are linear in it: fold it in
         h = self.features(mix, palette, alpha).permute(0, 2, 3, 1).flatten(1, 2)  # (B, R R, C): a view
@@ -282,7 +302,7 @@ class Upsampler(nn.Module):
         w = torch.cat([self.out.weight.flatten(1), self.out.bias[:, None]], dim=1) * scale  # ((K + 1) f^2, C + 1)
         w = w.view(mix.shape[1] + 1, f * f, -1).transpose(0, 1).contiguous()  # (f^2, K + 1, C + 1)
         delta = (h, w)  # delta[b, p, j, k] = h[b, p] . w[j, k]: pixel_shuffle's channel k f^2 + j at pixel p
-        return paint_sparse(torch.cat([mix, alpha], dim=1) * scale, palette, f, delta, second)
+        return paint_sparse(torch.cat([mix, alpha], dim=1) * scale, palette, f, delta, second, encode)
 
 
 # ---- files ----------------------------------------------------------------------------
