@@ -187,6 +187,18 @@ def test_benchmark_design_reports_a_ratio(tiny_weights, capsys):
     assert math.isfinite(r["ratio"]) and r["met"] == (r["ratio"] <= benchmark_design.GOAL)
 
 
+@pytest.mark.slow  # three fresh processes importing torch and gradio
+def test_benchmark_startup_compares_every_style_with_the_main_one(two_styles, capsys):
+    from benchmarks import startup
+    startup.main(["--weights", str(two_styles), "--n", "1"])
+    printed = capsys.readouterr().out
+    r = _last_json(printed)
+    assert r["styles"] == {"main": ["avataaars"], "all": ["avataaars", "big-smile"]}
+    assert all(s > 0 for kind in ("main", "all") for s in r["seconds"][kind])
+    assert r["ratio_all_vs_main"] == pytest.approx(r["seconds"]["all"][0] / r["seconds"]["main"][0])
+    assert r["met"] == (r["ratio_all_vs_main"] <= startup.GOAL) and "goal <= 1.5" in printed
+
+
 def test_big_smile_needs_the_disjoint_fd_baseline():
     """big-smile has no unlabelled parts: re-rendering the same specs gives the same pictures (an FD baseline
     of 0); a second, disjoint real sample gives the sampling noise of FD instead."""

@@ -333,6 +333,7 @@ def test_a_critic_for_other_images_is_refused(tiny_critic, tiny_data, tmp_path, 
     ("train.train", ["python -m train.train --data", "--preset", "{cpu,gpu,tiny}", "--resume", "--log-every",
                      "--w-dim", "--init-from"]),
     ("train.export", ["python -m train.export runs/", "--directions", "--direction-names"]),
+    ("train.warm_start", ["python -m train.warm_start runs/", "--init-from train/styles/progress/"]),
 ])
 def test_cli_help(module, needles):
     out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
@@ -357,6 +358,57 @@ def test_cli_train_overrides_then_export(tiny_data, tmp_path, capsys):
     studio = AvatarStudio.from_pretrained(weights, device="cpu")
     assert studio.sliders == ["hat colour", "style 2"] and studio.model_id == "cli@1"
     assert studio.design({}, 0).size == (32, 32)
+
+
+def test_a_warm_start_pack_carries_a_run_across_machines(tiny_data, tmp_path, capsys):
+    """A run packed at the end of a session (no runs/ on the next machine): a new run starts from the pack
+    as from the run itself, an export from the pack equals the run's, and the training record keeps the
+    stages before the pack."""
+    from train import export, warm_start
+    run = train(tiny_data, tmp_path / "runs" / "a", dataclasses.replace(CFG, steps=2, codes="encoder"),
+                progress=False)
+    pack = tmp_path / "progress" / "a"
+    assert warm_start.main([str(run), str(pack)]) == 0
+    assert f"step 2 of {run}" in capsys.readouterr().out
+    assert sorted(p.name for p in pack.iterdir()) == [warm_start.META, warm_start.TENSORS]
+    state, packed = checkpoint.load_latest(run), warm_start.load(pack)
+    assert_same_tensors(packed["ema"], state["ema"])
+    assert_same_tensors({k: v for k, v in packed["model"].items() if k.startswith("encoder.")},
+                        {k: v for k, v in state["model"].items() if k.startswith("encoder.")})
+    assert "optimizer" not in packed, "a warm start, never a resume"
+
+    exported = export.export(run, tmp_path / "weights" / "run", "1", "a", 2, [])
+    for ckpt in checkpoint.list_checkpoints(run):  # the next machine has the run's settings at most, no checkpoint
+        ckpt.unlink()
+    still = dataclasses.replace(CFG, steps=1, lr=0.0, codes="encoder", init_from=str(pack))
+    from_pack = train(tiny_data, tmp_path / "runs" / "b", still, progress=False)
+    started = checkpoint.load_latest(from_pack)  # lr 0: the weights it started from, exactly
+    assert_same_tensors(started["ema"], state["ema"])
+    assert_same_tensors(started["model"], {**{f"generator.{k}": v for k, v in state["ema"].items()},
+                                           **{k: v for k, v in state["model"].items() if k.startswith("encoder.")}})
+    record = export.training_record(from_pack, checkpoint.load_latest(from_pack))
+    assert [st["run"] for st in record["stages"]] == [str(run), str(from_pack)]
+
+    weights = export.export(pack, tmp_path / "weights" / "pack", "1", "a", 2, [])
+    assert json.loads((weights / "training.json").read_text())["step"] == 2
+    models = sorted(p.name for p in exported.glob("model*.safetensors"))
+    assert models and models == sorted(p.name for p in weights.glob("model*.safetensors"))
+    assert all((exported / m).read_bytes() == (weights / m).read_bytes() for m in models)
+    assert AvatarStudio.from_pretrained(weights, device="cpu").design({}, 0).size == (32, 32)
+
+
+def test_a_damaged_warm_start_pack_is_refused(full_run, tiny_data, tmp_path, capsys):
+    from train import warm_start
+    pack = tmp_path / "pack"
+    warm_start.pack(checkpoint.load_latest(full_run), full_run, pack, [])
+    data = bytearray((pack / warm_start.TENSORS).read_bytes())
+    data[-1] ^= 1
+    (pack / warm_start.TENSORS).write_bytes(bytes(data))
+    with pytest.raises(TrainError, match="does not match the sha256"):
+        warm_start.load_source(pack)
+    assert training.main(["--data", str(tiny_data), "--out", str(tmp_path / "run"), "--preset", "tiny",
+                          "--init-from", str(pack)]) == 2
+    assert "warm-start.safetensors does not match the sha256 in warm-start.json" in capsys.readouterr().err
 
 
 def test_size_trains_at_another_side_than_the_folder(tiny_data, tmp_path):

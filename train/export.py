@@ -22,7 +22,7 @@ import torch
 from avatar_studio import controls
 from avatar_studio.generator import Generator, GeneratorConfig
 from avatar_studio.weights import save_directions, save_generator, write_checksums
-from train import checkpoint
+from train import checkpoint, warm_start
 from train.dataset import encode_unlabelled, load_images, read_metadata, read_unlabelled
 from train.encoder import CodeEncoder
 from train.errors import TrainError, stage_main
@@ -67,7 +67,7 @@ def read_code_bank(state: dict, data: Path, size: int, seed: int = 0) -> torch.T
 
 def export(run: Path, out: Path, version: str, name: str | None, k: int, names: list[str],
            data: Path | None = None, code_bank: int = 0) -> Path:
-    state = checkpoint.load_latest(run)
+    state = warm_start.load_source(run)
     if state is None:
         raise TrainError(f"no usable checkpoint in {run}")
     ema = fold_templates(state["ema"], GeneratorConfig(**state["generator_config"]))
@@ -94,7 +94,12 @@ def training_record(run: Path, state: dict) -> dict:
     """What trained these weights: the last run, and every run it was warm-started from."""
     run = Path(run)
     stages, source = [], run
-    while source and (Path(source) / "train_config.json").is_file():
+    while source:
+        if warm_start.is_pack(Path(source)):  # a committed pack records the stages that made it
+            stages[:0] = json.loads((Path(source) / warm_start.META).read_text())["stages"]
+            break
+        if not (Path(source) / "train_config.json").is_file():
+            break
         tc = json.loads((Path(source) / "train_config.json").read_text())
         codes = state.get("codes", "encoder") if Path(source) == run else _stage_codes(Path(source), tc)
         stages.insert(0, {"run": str(source), "last_metrics": _last_metrics(Path(source)), "train_config": tc,

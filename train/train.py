@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from avatar_studio.generator import Architecture, Generator, GeneratorConfig, const_color_init, paint
-from train import checkpoint, classifier, losses
+from train import checkpoint, classifier, losses, warm_start
 from train.dataset import AvatarSet
 from train.encoder import CodeEncoder
 from train.errors import TrainError, stage_main
@@ -203,9 +203,9 @@ def train(data: Path, out: Path, cfg: TrainConfig, resume: bool = False, progres
     elif checkpoint.list_checkpoints(out):
         raise TrainError(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
     elif cfg.init_from:
-        state = checkpoint.load_latest(Path(cfg.init_from))
+        state = warm_start.load_source(Path(cfg.init_from))
         if state is None:
-            raise TrainError(f"--init-from: no usable checkpoint in {cfg.init_from}")
+            raise TrainError(f"--init-from: no usable checkpoint in {cfg.init_from} (nor a warm-start pack)")
         old = state["generator_config"]
         _load_grown(model, grow_palette(fold_templates(state["model"], gcfg), old, gcfg), cfg.init_from)
         _load_grown(ema, grow_palette(fold_templates(state["ema"], gcfg), old, gcfg), cfg.init_from)
