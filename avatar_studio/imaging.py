@@ -36,8 +36,9 @@ def png_bytes(image: Image.Image) -> bytes:
     """PNG bytes, deterministic: every row "Sub"-filtered (each byte minus the one a pixel to its left),
     deflated with zlib's run-length strategy (the same algorithm at every level: nothing to tune).
 
-    Pillow's encoder tries five filters on every row; that took most of its time: at 512 / 1024 px
-    here 4.0 / 3.5x slower than this, its files 13% larger (59 / 176 KiB vs 52 / 155 KiB, level 1)."""
+    Pillow's encoder tries five filters on every row, which took most of its time: on 40 exports each
+    (busy VM) 35.7 vs 12.8 ms at 512 px, 115 vs 37 ms at 1024 px (its level 1), files 66 vs 59 KiB and
+    191 vs 171 KiB; at 128 / 256 px (its level 6) 7.3 / 20.5 vs 0.7 / 4.7 ms, files 15% smaller there."""
     if image.mode not in PNG_COLOUR_TYPES:
         raise ValueError(f"cannot write a {image.mode} image as PNG; modes: {', '.join(PNG_COLOUR_TYPES)}")
     pixels = np.asarray(image)
