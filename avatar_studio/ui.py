@@ -16,6 +16,7 @@ private to the page.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import html
@@ -143,6 +144,13 @@ def _saved(*recipes: object) -> bool:
     return all(isinstance(r, str) and r.strip() for r in recipes)
 
 
+def inline_image(webp: bytes, name: str) -> dict:
+    """An image output's value that carries its picture (a data: URI), for an event wired with
+    postprocess=False: no file is written and the browser makes no second request for it."""
+    return {"url": "data:image/webp;base64," + base64.b64encode(webp).decode("ascii"), "orig_name": name,
+            "mime_type": "image/webp"}
+
+
 def _save(data: bytes, name: str) -> str:
     """Bytes into Gradio's cache folder (which the sweep empties); returns the path to serve."""
     return processing_utils.save_bytes_to_cache(data, name, gradio_utils.get_upload_folder())
@@ -180,11 +188,11 @@ class Designer:
     @_user_errors
     def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, dict]:
         """Render what the controls say for the screen (``studio.render_live``: the chosen frame and
-        background, at most 256 px, no upsampler; lossless WebP); recorded for undo. The export is
-        made on Download."""
+        background, at most 256 px, no upsampler; lossless WebP, inline in the reply); recorded for
+        undo. The export is made on Download."""
         r = self.studio.check_recipe(self.form.recipe_of(values))
-        path = _save(webp_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.webp")
-        return path, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
+        image = inline_image(webp_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.webp")
+        return image, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
 
     @_user_errors
     def download(self, *values: Any) -> str:
@@ -646,9 +654,10 @@ class Designer:
         w = self.w
         form = [w[f] for f in self.fields]
         history, recipe, lang = w["history"], w["recipe"], w["lang"]
+        quick = self._on_avatar(QUICK)
         step = {"fn": self.step, "inputs": [history, *form],
                 "outputs": [w["image"], recipe, w["code"], w["expression"], history],
-                "show_progress": "minimal", **SLOW}
+                "show_progress": "minimal", "postprocess": False, **self._on_avatar(SLOW)}
 
         def then_step(event):
             return event.success(**step)
@@ -661,30 +670,30 @@ class Designer:
         # picker closes, "blur" (so blur is heard too: typed colours render at once)
         for field, (fn, target) in self._picked.items():
             for event in (w[field].input, w[field].blur):
-                then_step(event(fn, w[field], w[target], trigger_mode="always_last", **QUICK))
+                then_step(event(fn, w[field], w[target], trigger_mode="always_last", **quick))
         for name in self.colors:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(self.use_swatch, w[f"swatches:{name}"],
-                                                      [w[f"color:{name}"], w[f"any:{name}"]], **QUICK))
+                                                      [w[f"color:{name}"], w[f"any:{name}"]], **quick))
         if "steer" in w:
             for event in (w["steer"].input, w["steer"].blur):
                 then_step(event(self.steer, [w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
-                                trigger_mode="always_last", **QUICK))
+                                trigger_mode="always_last", **quick))
         then_step(w["expression"].input(self.set_expression, [w["expression"], *([w["style"]] if "style" in w else [])],
-                                        [*(w[f"attr:{a}"] for a in self.parts), w["advanced"]], **QUICK))
-        then_step(w["dice"].click(self.roll_seed, None, w["seed"], **QUICK))
-        then_step(w["randomise"].click(self.randomise_all, form, form, **QUICK))
-        then_step(w["reset"].click(self.reset_any, form, form, **QUICK))
-        then_step(w["undo"].click(self.undo, [history, lang], [*form, history], **QUICK))
-        then_step(w["redo"].click(self.redo, [history, lang], [*form, history], **QUICK))
+                                        [*(w[f"attr:{a}"] for a in self.parts), w["advanced"]], **quick))
+        then_step(w["dice"].click(self.roll_seed, None, w["seed"], **quick))
+        then_step(w["randomise"].click(self.randomise_all, form, form, **quick))
+        then_step(w["reset"].click(self.reset_any, form, form, **quick))
+        then_step(w["undo"].click(self.undo, [history, lang], [*form, history], **quick))
+        then_step(w["redo"].click(self.redo, [history, lang], [*form, history], **quick))
 
         # recipes in: the page's URL, a pasted recipe, an uploaded file (read through its component)
         # the page's own start-up events cover nothing with progress (the avatar shows throughout)
-        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, show_progress="hidden", **QUICK))
+        then_step(demo.load(self.open_url, w["code"], form, js=STORED_JS, show_progress="hidden", **quick))
         demo.load(None, None, None, js=ALT_JS, api_visibility="private")
         demo.load(None, None, None, js=KEYS_JS, api_visibility="private")
-        then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **QUICK))
-        then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**QUICK, "preprocess": True}))
+        then_step(w["open_recipe"].click(self.open_recipe, [w["paste"], lang], form, **quick))
+        then_step(w["upload"].upload(self.open_file, [w["upload"], lang], form, **{**quick, "preprocess": True}))
         w["code"].change(None, w["code"], w["link"], js=LINK_JS, api_visibility="private")
 
         # pictures and files out, each from the controls (or their recipe) as they are at the click;
@@ -695,22 +704,22 @@ class Designer:
                                           **{**SLOW, "api_visibility": "public"})
         w["vary"].click(**step).success(self.variations, [recipe, w["locked"]], [w["var_gallery"], w["var_recipes"]],
                                         api_name="variations", **{**HEAVY, "api_visibility": "public"})
-        then_step(w["var_gallery"].select(self.adopt, w["var_recipes"], form, **QUICK))
+        then_step(w["var_gallery"].select(self.adopt, w["var_recipes"], form, **quick))
         w["show_all"].click(**step).success(self.preview, [recipe, w["preview_of"], lang],
                                             [w["strip"], w["previewed"]], **HEAVY)
-        then_step(w["strip"].select(self.pick_preview, [w["previewed"], recipe], form, **QUICK))
+        then_step(w["strip"].select(self.pick_preview, [w["previewed"], recipe], form, **quick))
         w["stickers"].click(**step).success(self.sticker_pack, recipe, w["zip_file"], **HEAVY)
-        w["save_recipe"].click(**step).success(self.recipe_file, recipe, w["recipe_file"], **QUICK)
+        w["save_recipe"].click(**step).success(self.recipe_file, recipe, w["recipe_file"], **quick)
         for key in ("a", "b"):
             w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
         w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_a"], w["from_b"], lang],
                                  [w["children"], w["child_recipes"]], **HEAVY)
-        then_step(w["children"].select(self.adopt, w["child_recipes"], form, **QUICK))
+        then_step(w["children"].select(self.adopt, w["child_recipes"], form, **quick))
         texts = [component for component, _ in self._texts]
-        lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **QUICK)
+        lang.input(self.relabel, lang, texts, js=LANG_KEEP_JS, **{**QUICK, "show_progress_on": lang})
         demo.load(None, None, lang, js=LANG_STORED_JS, api_visibility="private").success(
-            self.relabel_stored, lang, texts, show_progress="hidden", **QUICK)
+            self.relabel_stored, lang, texts, show_progress="hidden", **{**QUICK, "show_progress_on": lang})
 
     # ---- art styles: the picker at the top (only on a page of several styles) ------------------------
     def style_controls(self, values: list, lang: str = "en") -> list:
@@ -768,11 +777,18 @@ class Designer:
     def _wire_styles(self, form: list, then_step: Callable) -> None:
         if not self.form.multi:
             return
-        w = self.w
-        then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK))
-        then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **QUICK))
+        w, quick = self.w, self._on_avatar(QUICK)
+        then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick))
+        then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **quick))
         w["recipe"].change(self.style_thumbnails, w["recipe"], w["style_gallery"], **HEAVY)
-        w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **QUICK)
+        w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick)
+
+    def _on_avatar(self, settings: dict) -> dict:
+        """Event settings that show the event's progress on the avatar only. Gradio's front end (6.31,
+        update_loading_stati_state) re-reads every component that ever showed an event's progress, on every
+        status message of every event: with the form's ~35 controls and the translated labels among them,
+        that was most of the page's work per change (benchmarks.browser)."""
+        return {**settings, "show_progress_on": self.w["image"]}
 
     @property
     def _picked(self) -> dict[str, tuple[Callable, str]]:

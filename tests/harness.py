@@ -4,7 +4,7 @@ process on 127.0.0.1, and Gradio's HTTP API driven the way any client drives it.
   Server      the app in a child process with its own Gradio temp folder: app.py itself, or,
               when queue max_size, delete_cache or state_session_capacity change, the same
               build_demo + serving.launch with those settings changed (``python -m tests.harness``)
-  call, join, fetch_files, valid_png    one request: POST /gradio_api/call/..., the event stream,
+  call, join, fetch_files, valid_png, inline_picture    one request: POST /gradio_api/call/..., the event stream,
               the output files
   load, queue_full, soak                the load phases (see benchmarks/load.py)
 
@@ -13,6 +13,7 @@ All traffic goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import math
@@ -153,6 +154,15 @@ class Answer:
     detail: str          # the message, for errors and refusals
     seconds: float       # POST -> result (images not fetched)
     images: list[bytes] = field(default_factory=list)     # the fetched files, when all are valid PNGs
+
+
+def inline_picture(src: str | dict) -> Image.Image:
+    """The picture of the live avatar as the page gets it: a data: URI (the step's image value, or the
+    <img>'s src), never a file."""
+    url = src["url"] if isinstance(src, dict) else src
+    head, _, data = url.partition(",")
+    assert head == "data:image/webp;base64" and not (isinstance(src, dict) and src.get("path")), url[:80]
+    return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
 def valid_png(data: bytes) -> bool:

@@ -15,6 +15,7 @@ from avatar_studio.firstpaint import SHOWN_JS
 from avatar_studio.pngrecipe import recipe_in
 from avatar_studio.serving import launch
 from avatar_studio.ui import build_demo
+from tests.harness import inline_picture
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -418,3 +419,21 @@ def test_the_live_avatar_takes_over_without_a_gap_and_a_link_shows_no_other_face
     page.goto(f"{app_url}/?recipe={quote(json.dumps({'seed': 1234, 'spec': {}}))}")    # another design
     page.wait_for_function("() => window.__handed_over")
     assert page.evaluate("() => window.__placeholder") is False
+
+
+def test_a_change_brings_its_picture_inside_the_reply_with_the_live_pixels(sized, app_url, studio):
+    """The live picture comes in the event's own reply (a data: URI): no file is written for it and the
+    browser makes no second request; the pixels are render_live's (the export stays a file, on Download)."""
+    page = sized
+    page.goto(app_url)
+    before = image_src(page)
+    recipe = {**shown_recipe(page), "seed": 4321}
+    files = []
+    page.on("request", lambda r: files.append(r.url) if "gradio_api/file=" in r.url else None)
+    seed = page.locator("#seed input")
+    seed.fill("4321")
+    seed.press("Enter")
+    src = new_image(page, before)
+    assert src.startswith("data:image/webp;base64,") and files == []
+    assert inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
+    assert page.evaluate(f"() => ({SHOWN_JS})(document.querySelector('#avatar img'))")

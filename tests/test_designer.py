@@ -21,6 +21,7 @@ from avatar_studio.form import EMPTY_HISTORY
 from avatar_studio.labels import Labels, humanize
 from avatar_studio.studio import LIVE_SIZE
 from avatar_studio.ui import Designer
+from tests.harness import inline_picture
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +94,10 @@ def test_a_change_renders_only_the_quick_screen_picture_not_the_export(designer,
     for size in (128, 1024):
         form = values(designer, {"seed": 8, "spec": {}}, size=size, frame="rounded", border=True)
         image, text, *_ = designer.step(dict(EMPTY_HISTORY), *form)
-        shown = Image.open(image)
-        assert shown.size == (min(size, LIVE_SIZE),) * 2
-        assert shown.tobytes() == studio.render_live(text).tobytes()
-        assert shown.getpixel((0, 0))[3] == 0                   # the chosen frame shows
+        picture = inline_picture(image)
+        assert picture.size == (min(size, LIVE_SIZE),) * 2
+        assert picture.tobytes() == studio.render_live(text).tobytes()
+        assert picture.getpixel((0, 0))[3] == 0                 # the chosen frame shows
     small = studio.check_recipe({"seed": 8, "spec": {}, "size": 128, "frame": "circle"})
     assert studio.render_live(small).tobytes() == studio.render(small).tobytes()   # up to 256 px: the export
 
@@ -186,7 +187,7 @@ def test_the_page_arrives_with_the_first_avatar_in_it(studio):
     assert value and value["path"].endswith(".webp")
     data = open(value["path"], "rb").read()
     first_step = d.step(dict(EMPTY_HISTORY), *d.form_of(d.form.start))[0]
-    assert Image.open(io.BytesIO(data)).tobytes() == Image.open(first_step).tobytes()
+    assert Image.open(io.BytesIO(data)).tobytes() == inline_picture(first_step).tobytes()
     assert base64.b64encode(data).decode() in demo.first_paint
 
 
@@ -380,3 +381,22 @@ def test_the_pages_start_up_events_cover_nothing_with_progress(studio):
     demo = Designer(studio).build()
     start_up = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("open_url", "relabel_stored")]
     assert len(start_up) == 2 and all(f.show_progress == "hidden" for f in start_up)
+
+
+def test_events_show_progress_on_the_avatar_not_on_the_form(studio):
+    """Gradio's front end (6.31) re-reads every component that ever showed an event's progress, on every
+    status message of every event: so no event shows it on the form's controls or on a layout block (the
+    language switch on the language choice), else each change costs the page a walk over the whole form."""
+    d = Designer(studio)
+    demo = d.build()
+    config = demo.get_config_file()
+    kinds = {c["id"]: c["type"] for c in config["components"]}
+    form = {d.w[f]._id for f in d.fields}
+    for dep in config["dependencies"]:
+        if not dep["backend_fn"]:
+            continue
+        targets = set(dep.get("show_progress_on") or dep["outputs"])
+        assert not targets & form, dep["api_name"]
+        assert not any(kinds[t] in ("accordion", "tabitem", "tabs", "row", "column") for t in targets), dep["api_name"]
+    step = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "step")
+    assert not step.postprocess             # the live picture goes out inline, as step made it

@@ -18,6 +18,7 @@ from avatar_studio.labels import Labels, humanize
 from avatar_studio.serving import SETTINGS
 from avatar_studio.studio import LIVE_SIZE
 from avatar_studio.ui import Designer, build_demo
+from tests.harness import inline_picture
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -97,9 +98,9 @@ def test_relabel_switches_language_but_keeps_ids(designer):
 # ---- live design, expressions, colours, seed ---------------------------------------------------
 def test_step_renders_the_form_and_records_history(designer, studio):
     form = form_with(designer, **{"attr:hair": "bob", "frame": "circle"})
-    path, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
+    shown, text, code, expression, history = designer.step(dict(EMPTY_HISTORY), *form)
     recipe = json.loads(text)
-    image = Image.open(path)
+    image = inline_picture(shown)
     side = min(LIVE_SIZE, recipe["size"])
     assert image.size == (side, side) and image.mode == "RGBA"
     assert recipe["spec"] == {"hair": "bob"} and recipe["model"] == studio.model_id and recipe["frame"] == "circle"
