@@ -17,7 +17,10 @@ The rules the RequestGuard enforces, as plain functions and one ledger:
 - A client over its bounds is answered 429 after ``refusal_delay`` (the request waits, the
   server does nothing), so retrying in a tight loop does not eat the CPU the others need.
 - Work nobody waits for is not done: an event still queued ``grace`` seconds after it joined,
-  whose session has no result stream open, is dropped.
+  whose session has no result stream open, is dropped, never silently: its session is sent an
+  error saying so (in English and 中文), which a stream that opens late (a busy machine or
+  connection) still hears for ``told_for`` seconds, so a page never waits for a result that
+  will not come.
 """
 from __future__ import annotations
 
@@ -78,6 +81,7 @@ class Limits:
     heavy_per_session: int = 1      # of those, in the lane of expensive work
     heavy_per_address: int = 2
     grace: float = 2.0              # s an event may wait in the queue with nobody listening for it
+    told_for: float = 60.0          # s the error of an event dropped after the grace waits for a late stream
     uploads_per_minute: int = 30    # per address; each upload holds one file
     refusal_delay: float = 0.5      # s before a client over its bounds hears so: a tight loop of
                                     # refused requests costs the server little, and its sender time
@@ -97,6 +101,7 @@ class Ledger:
         self.listeners: dict[str, int] = {}              # session -> open result streams
         self.uploads: dict[str, deque] = {}              # address -> times of recent uploads
         self.parked: dict[str, object] = {}              # event id -> event nobody listens for yet
+        self.told: dict[str, tuple[str, float]] = {}     # dropped event id -> (session, when): its error waits
         self.reserved: dict[str, list[int]] = {}         # client key -> [requests joining, heavy ones]
         self.joining = 0                                 # requests joining now, all clients
 

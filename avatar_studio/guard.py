@@ -27,7 +27,10 @@ Gradio internals this relies on (gradio 6.31; recheck them on every Gradio upgra
     list served from its head), ``.active_jobs`` (lists of running events, a finished one set to
     None before its result goes out), ``.max_size`` and ``len(queue)`` (events in lanes),
     ``.clean_events(event_id=)``, ``.pending_event_ids_session`` and
-    ``.pending_messages_per_session`` (session -> its messages)
+    ``.pending_messages_per_session`` (session -> its messages), ``.send_message(event, message)``
+    (puts it in the session's messages while ``event.alive``); the result stream closes after a
+    ``ProcessCompletedMessage`` whose event id was the session's last pending one
+  - ``gradio.server_messages.ProcessCompletedMessage``, ``gradio.utils.error_payload``
   - ``gradio.utils.get_upload_folder()``; uvicorn's X-Forwarded-For rewriting, which
     ``serving.launch`` turns off (FORWARDED_ALLOW_IPS="")
   - ``processing_utils.check_all_files_in_cache``, ``client_utils.is_valid_file``,
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import inspect
 import json
@@ -50,9 +54,11 @@ import gradio as gr
 from gradio import processing_utils
 from gradio import utils as gradio_utils
 from gradio.data_classes import FileData
+from gradio.server_messages import ProcessCompletedMessage
 from gradio_client import utils as client_utils
 
 from avatar_studio.fair import Ledger, check_session, client_address
+from avatar_studio.labels import LANGUAGES, Labels
 
 EVENT_CALL = re.compile(r"(?:/.*)?/gradio_api/(?:queue/join|(?P<route>call/v2|call|run|api)/(?P<name>[^/]+))/?")
 EVENT_STREAM = re.compile(r"(?:/.*)?/gradio_api/(?:queue/data|call/(?:v2/)?[^/]+/(?P<event>[^/]+))/?")
@@ -205,22 +211,42 @@ def _take_turns(queue, ledger: Ledger, event) -> None:
         ledger.round_robin(lane.queue)
 
 
-async def drop_unwanted(queue, ledger: Ledger, grace: float) -> int:
-    """Forget parked events older than ``grace`` s (nobody listened); returns how many."""
-    now, dropped = time.monotonic(), 0
+async def drop_unwanted(queue, ledger: Ledger) -> int:
+    """Drop parked events older than the grace (nobody listened), each telling its session why;
+    forget the told ones ``told_for`` s later. Returns how many were dropped.
+
+    The error waits in the session's messages, its event id among the session's pending ones, so
+    a result stream that opens late hears it and closes (the page shows it and stops waiting).
+    """
+    now, dropped, limits = time.monotonic(), 0, ledger.limits
     for event_id, event in list(ledger.parked.items()):
-        if now - event.enqueue_time > grace:
+        if now - event.enqueue_time > limits.grace:
             del ledger.parked[event_id]
+            if event.session_hash in queue.pending_messages_per_session:
+                queue.send_message(event, ProcessCompletedMessage(
+                    output=gradio_utils.error_payload(gr.Error(dropped_message(limits.grace)), True), success=False))
             await queue.clean_events(event_id=event_id)
             queue.event_ids_to_events.pop(event_id, None)
-            ids = queue.pending_event_ids_session.get(event.session_hash)
+            ledger.told[event_id] = event.session_hash, now
+            dropped += 1
+    for event_id, (session, when) in list(ledger.told.items()):
+        if now - when > limits.told_for or session not in queue.pending_messages_per_session:
+            del ledger.told[event_id]
+            ids = queue.pending_event_ids_session.get(session)
             if ids is not None:
                 ids.discard(event_id)
                 if not ids:
-                    queue.pending_event_ids_session.pop(event.session_hash, None)
-            dropped += 1
+                    queue.pending_event_ids_session.pop(session, None)
     ledger.prune(live_events(queue, ledger))
     return dropped
+
+
+@functools.cache
+def dropped_message(grace: float) -> str:
+    """Why an event was dropped, in every language of the page (which language a page shows is
+    not in its events)."""
+    labels = Labels.load()
+    return " / ".join(labels.ui(lang, "request_dropped").format(seconds=f"{grace:g}") for lang in LANGUAGES)
 
 
 async def _read_body(receive) -> bytes:

@@ -2,28 +2,57 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import torch
 from PIL import Image
 
+from avatar_studio.pngrecipe import SIGNATURE, png_chunk
 from avatar_studio.recipe import Export
+
+
+def to_8bit(rgba: torch.Tensor) -> torch.Tensor:
+    """Straight-alpha values in [0, 1] -> uint8, elementwise (the one rounding every picture goes through)."""
+    return rgba.float().clamp(0, 1).mul_(255).round_().to(torch.uint8)
 
 
 def tensor_to_images(rgba: torch.Tensor) -> list[Image.Image]:
     """(B, 4, H, W) straight alpha in [0, 1] -> PIL RGBA images."""
-    arr = (rgba.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return bytes_to_images(to_8bit(rgba))
+
+
+def bytes_to_images(rgba: torch.Tensor) -> list[Image.Image]:
+    """(B, 4, H, W) uint8 (``to_8bit``) -> PIL RGBA images."""
+    arr = rgba.permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(np.ascontiguousarray(a), "RGBA") for a in arr]
 
 
-FAST_PNG_ABOVE = 256  # larger exports are encoded at zlib level 1: 512 px 7 ms (12 at 6), 1024 px 27 ms (45)
+PNG_COLOUR_TYPES = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}  # 8 bits a channel
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    """PNG bytes (deterministic); large images favour encoding speed over ~25% of file size."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1 if max(image.size) > FAST_PNG_ABOVE else 6)
-    return buf.getvalue()
+    """PNG bytes, deterministic: every row "Sub"-filtered (each byte minus the one a pixel to its left),
+    deflated with zlib's run-length strategy (the same algorithm at every level: nothing to tune).
+
+    Pillow's encoder tries five filters on every row, which took most of its time: on 40 exports each
+    (busy VM) 35.7 vs 12.8 ms at 512 px, 115 vs 37 ms at 1024 px (its level 1), files 66 vs 59 KiB and
+    191 vs 171 KiB; at 128 / 256 px (its level 6) 7.3 / 20.5 vs 0.7 / 4.7 ms, files 15% smaller there."""
+    if image.mode not in PNG_COLOUR_TYPES:
+        raise ValueError(f"cannot write a {image.mode} image as PNG; modes: {', '.join(PNG_COLOUR_TYPES)}")
+    pixels = np.asarray(image)
+    h, w = image.height, image.width
+    bpp = len(image.mode)
+    rows = pixels.reshape(h, w * bpp)
+    filtered = np.empty((h, 1 + w * bpp), np.uint8)  # (h, filter byte + row)
+    filtered[:, 0] = 1  # Sub
+    filtered[:, 1:1 + bpp] = rows[:, :bpp]
+    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, 1 + bpp:])  # uint8: modulo 256, as PNG wants
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+    data = deflate.compress(filtered.data) + deflate.flush()
+    header = struct.pack(">IIBBBBB", w, h, 8, PNG_COLOUR_TYPES[image.mode], 0, 0, 0)
+    return SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
 def webp_bytes(image: Image.Image) -> bytes:
@@ -75,7 +104,7 @@ def finish(image: Image.Image, export: Export) -> Image.Image:
     """Export step: resize, put on a background, crop to a frame, add a border. Always RGBA."""
     from PIL import ImageChops
     size, background, frame, border = export.size, export.background, export.frame, export.border
-    face = upscale(image, size)
+    face = image if image.size == (size, size) else upscale(image, size)  # only read: no copy
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0) if background == "transparent" else background)
     canvas.alpha_composite(face)
     if frame != "none":

@@ -23,7 +23,8 @@ def is_png(data: bytes) -> bool:
     return data[:8] == SIGNATURE
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
@@ -33,7 +34,7 @@ def with_recipe(png: bytes, recipe_json: str) -> bytes:
         raise ValueError("not a PNG file")
     text = json.dumps(json.loads(recipe_json), separators=(",", ":"), ensure_ascii=True)
     ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    return png[:ihdr_end] + _chunk(b"tEXt", KEYWORD + b"\0" + text.encode("ascii")) + png[ihdr_end:]
+    return png[:ihdr_end] + png_chunk(b"tEXt", KEYWORD + b"\0" + text.encode("ascii")) + png[ihdr_end:]
 
 
 def recipe_in(png: bytes) -> str:

@@ -111,7 +111,7 @@ def lifespan(settings: ServeSettings, ledger: Ledger):
         async def reap():
             while True:
                 await asyncio.sleep(0.25)
-                await drop_unwanted(blocks._queue, ledger, settings.limits.grace)
+                await drop_unwanted(blocks._queue, ledger)
         task = asyncio.create_task(reap())
         try:
             async with sweep(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from avatar_studio import form as F
+from avatar_studio.fair import Limits
 from avatar_studio.firstpaint import SHOWN_JS
 from avatar_studio.pngrecipe import recipe_in
 from avatar_studio.serving import launch
@@ -164,6 +166,24 @@ def test_a_bad_recipe_is_one_message_and_blocks_nothing(page, app_url):
     assert page.locator("[data-testid=status-tracker].error").count() == 0      # no red badge on any control
     page.click("#attr-hair input")                              # the form still works
     page.locator("li[role=option]").first.wait_for()
+
+
+def test_a_change_whose_result_stream_opens_late_says_so_and_blocks_nothing(page, app_url):
+    """On a very busy machine the page may open its result stream after the server's grace and the
+    event is dropped: the page says so (never waits silently), and the next change renders."""
+    page.goto(app_url)
+    before = image_src(page)
+    page.wait_for_timeout(1000)                                 # the start-up events' stream has closed
+
+    def late(route):                                            # the stream opens past the grace
+        time.sleep(Limits().grace + 1.5)
+        route.continue_()
+    page.route("**/gradio_api/queue/data*", late)
+    page.click("#dice")
+    page.get_by_text("This request was not done").first.wait_for()
+    page.unroute("**/gradio_api/queue/data*")
+    page.click("#dice")
+    new_image(page, before)
 
 
 def test_one_click_download_saves_the_chosen_size_frame_and_background(sized, app_url):

@@ -6,6 +6,7 @@ figures each measures are printed (pytest -s) and quoted in the closing note.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from avatar_studio.fair import Ledger, Limits, check_work, client_address, work
+from avatar_studio.guard import drop_unwanted, dropped_message
 from tests.harness import Server, call, percentile
 
 pytestmark = pytest.mark.server  # the app in child processes, over HTTP (the CLI in process)
@@ -101,6 +103,33 @@ def test_ledger_bounds_each_client_and_serves_addresses_in_turn():
 
 
 # ---- 1. starvation ---------------------------------------------------------------------------
+def test_a_dropped_event_tells_its_session_and_is_forgotten_after_told_for():
+    """drop_unwanted on a stand-in of Gradio's queue: the error waits for a late stream, then goes."""
+    class Queue:
+        def __init__(self):
+            self.event_queue_per_concurrency_id, self.active_jobs, self.event_ids_to_events = {}, [], {}
+            self.pending_messages_per_session, self.pending_event_ids_session = {"s": []}, {"s": {"e"}}
+
+        def send_message(self, event, message):
+            message.event_id = event._id
+            self.pending_messages_per_session[event.session_hash].append(message)
+
+        async def clean_events(self, event_id):
+            pass
+
+    queue, ledger = Queue(), Ledger(Limits(grace=0.0, told_for=0.2))
+    event = SimpleNamespace(_id="e", session_hash="s", enqueue_time=time.monotonic() - 1)
+    ledger.parked["e"], queue.event_ids_to_events["e"] = event, event
+    assert asyncio.run(drop_unwanted(queue, ledger)) == 1
+    (told,) = queue.pending_messages_per_session["s"]
+    assert not told.success and told.event_id == "e" and told.output["error"] == dropped_message(0.0)
+    assert queue.pending_event_ids_session == {"s": {"e"}} and "e" not in queue.event_ids_to_events
+    assert not ledger.parked and "e" in ledger.told
+    time.sleep(0.3)
+    assert asyncio.run(drop_unwanted(queue, ledger)) == 0
+    assert queue.pending_event_ids_session == {} and ledger.told == {}
+
+
 def test_1_one_client_cannot_fill_the_queue_or_starve_another_clients_design(served):
     index, base = served.index, served.url
     heavy = ["en", recipe(size=512, frame="circle", border="#000000", background="#ffffff")]   # (language first)
@@ -174,6 +203,34 @@ def test_1_work_nobody_waits_for_is_not_done(served, temp_dir):
     print(f"\nsticker packs made: {made}; fire-and-forget joins: {codes}")
     assert status == 200 and messages[-1]["success"] and again[-1]["success"] and codes == [200, 200]
     assert made == ["stickers-9000.zip"]
+
+
+def test_1_a_result_stream_opened_after_the_grace_hears_why_its_request_was_not_done(served):
+    """A page whose stream opens late (a busy machine) hears an error naming what happened, in
+    English and 中文, instead of waiting forever: its event was dropped, never silently."""
+    session = uuid.uuid4().hex
+    with httpx.Client(timeout=60) as http:
+        joined = http.post(f"{served.url}/gradio_api/queue/join", json={
+            "data": [], "fn_index": served.index["roll_seed"], "session_hash": session})
+        time.sleep(Limits().grace + 1.5)                 # past the grace, and the reaper's next turn
+        messages, started = [], time.monotonic()
+        try:
+            with http.stream("GET", f"{served.url}/gradio_api/queue/data", params={"session_hash": session},
+                             timeout=httpx.Timeout(60, read=10)) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:"):
+                        messages.append(json.loads(line[5:]))
+                        if messages[-1].get("msg") == "close_stream":
+                            break
+        except httpx.ReadTimeout:                        # nothing came for 10 s: the page would hang
+            pass
+    waited = time.monotonic() - started
+    print(f"\nlate stream: {[m.get('msg') for m in messages]} after {waited:.1f} s")
+    done = [m for m in messages if m.get("msg") == "process_completed"]
+    assert joined.status_code == 200 and done and messages[-1]["msg"] == "close_stream", messages
+    assert not done[0]["success"] and done[0]["output"]["error"] == dropped_message(Limits().grace), done[0]
+    assert "This request was not done" in done[0]["output"]["error"] and "此请求未执行" in done[0]["output"]["error"]
+    assert_healthy(served)
 
 
 # ---- 2. memory pinned by made-up session ids ------------------------------------------------------

@@ -143,6 +143,22 @@ def test_exported_upsampler_reloads_strictly_and_exports_the_same_bytes(trained,
     assert image.size == (256, 256) and image.mode == "RGBA"
 
 
+def test_png_writer_keeps_every_pixel_and_names_the_modes_it_writes():
+    from avatar_studio.imaging import png_bytes
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)  # wraps modulo 256 in the Sub filter
+    noise[5:20, 10:40] = (12, 200, 7, 255)                     # and a flat run, as in the avatars
+    for mode in ("RGBA", "RGB", "LA", "L"):
+        image = Image.fromarray(noise, "RGBA").convert(mode)
+        png = png_bytes(image)
+        back = Image.open(io.BytesIO(png))
+        back.load()  # decodes every row: a wrong filter byte or a broken stream raises here
+        assert back.mode == mode and back.size == (53, 37) and back.tobytes() == image.tobytes()
+        assert png == png_bytes(image.copy())
+    with pytest.raises(ValueError, match="cannot write a P image as PNG; modes: L, RGB, LA, RGBA"):
+        png_bytes(Image.new("P", (4, 4)))
+
+
 def test_upsampler_files_are_checked(trained, tmp_path):
     _, weights, _ = trained
     model_id = AvatarStudio.from_pretrained(weights, device="cpu").model_id
