@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from avatar_studio import AvatarStudio, weights
-from train import styles, train_styles
+from train import styles, train_styles, warm_start
 from train.errors import TrainError
 from train.legacy import record_artwork
 from train.stages import main as stages_main, read_stages, stage_list_for, style_stages, with_flag
@@ -19,7 +19,16 @@ NEW = ("adventurer", "big-smile", "micah")
 @pytest.mark.parametrize("style", NEW)
 def test_each_style_has_a_stage_list_that_ends_in_its_weights_folder(style):
     data = read_stages(style_stages(style))
-    assert data["model"] == f"avatar-studio-{style}@1" and data["style"] == style and "NOT RUN YET" in data["about"]
+    assert data["model"] == f"avatar-studio-{style}@1" and data["style"] == style
+    progress = Path(__file__).resolve().parent.parent / "train" / "styles" / "progress" / style
+    if warm_start.is_pack(progress):  # a stage ran part-way: its checkpoint is packed to go on from
+        assert "IN PROGRESS" in data["about"] and f"--init-from train/styles/progress/{style}" in data["about"]
+        packed = warm_start.load(progress)  # checksum checked
+        assert packed["generator_config"]["vocabulary"]["style"] == style
+        assert packed["generator_config"]["channels"] == [64, 48, 32, 16]
+        assert f"step {packed['step']} " in data["about"]
+    else:
+        assert "NOT RUN YET" in data["about"]
     modules = [st["command"][0] for st in data["stages"]]
     assert modules == ["train.render_dataset", "train.render_dataset", "train.classifier", "train.train",
                        "train.train", "train.train", "train.export", "train.evaluate"]
