@@ -85,6 +85,8 @@ class Limits:
     uploads_per_minute: int = 30    # per address; each upload holds one file
     refusal_delay: float = 0.5      # s before a client over its bounds hears so: a tight loop of
                                     # refused requests costs the server little, and its sender time
+    live_at_once: int = 1           # live pictures made at once on the fast path (fastpath.py), all clients
+    live_waiting: int = 64          # live pictures waiting there, all clients (one a page at most)
 
 
 class Ledger:

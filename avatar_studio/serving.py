@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import time
@@ -23,8 +24,9 @@ from starlette.middleware import Middleware
 
 from avatar_studio.cpu import release_free_memory
 from avatar_studio.fair import Ledger, Limits
+from avatar_studio.fastpath import FastPath, Lane
 from avatar_studio.firstpaint import FirstPaint
-from avatar_studio.guard import RequestGuard, drop_unwanted, note_joins, uploads_folder
+from avatar_studio.guard import RequestGuard, address_of, drop_unwanted, note_joins, uploads_folder
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
 MAX_BODY_BYTES = 1280 * 1024    # any request; the largest honest body is a 1 MB PNG dropped back (its recipe)
@@ -81,6 +83,9 @@ def launch(demo: gr.Blocks, settings: ServeSettings = SETTINGS, **overrides: Any
     middleware = [Middleware(RequestGuard, ledger=ledger, proxy_hops=settings.proxy_hops)]
     if getattr(demo, "first_paint", None):         # the designer's start avatar, in the page's HTML
         middleware.append(Middleware(FirstPaint, html=demo.first_paint))
+    if getattr(demo, "live_pictures", None):       # the designer's fast path for its live picture
+        middleware.append(Middleware(FastPath, pictures=demo.live_pictures, lane=Lane(settings.limits),
+                                     address=functools.partial(address_of, proxy_hops=settings.proxy_hops)))
     app_kwargs = {"max_body_size": settings.max_body_bytes, "middleware": middleware,
                   "lifespan": lifespan(settings, ledger)}
     return demo.launch(**{**settings.launch_kwargs(), "app_kwargs": app_kwargs, **overrides})

@@ -16,7 +16,6 @@ private to the page.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import html
@@ -39,6 +38,8 @@ from avatar_studio import pngrecipe as P
 from avatar_studio.attributes import ANY, parse_color
 from avatar_studio.controls import SLIDER_RANGE, TRUNCATION_RANGE
 from avatar_studio.fair import check_work
+from avatar_studio.fastpath import PAGE_JS as FAST_JS
+from avatar_studio.fastpath import LivePictures, data_uri
 from avatar_studio.firstpaint import placeholder
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
 from avatar_studio.guard import HEAVY_LANE
@@ -169,8 +170,7 @@ def _saved(*recipes: object) -> bool:
 def inline_image(webp: bytes, name: str) -> dict:
     """An image output's value that carries its picture (a data: URI), for an event wired with
     postprocess=False: no file is written and the browser makes no second request for it."""
-    return {"url": "data:image/webp;base64," + base64.b64encode(webp).decode("ascii"), "orig_name": name,
-            "mime_type": "image/webp"}
+    return {"url": data_uri(webp), "orig_name": name, "mime_type": "image/webp"}
 
 
 def _save(data: bytes, name: str) -> str:
@@ -185,6 +185,7 @@ class Designer:
         self.studio = studio
         self.labels = labels or Labels.load()
         self.form = Form(studio)
+        self.live = LivePictures(self.form)     # the step's picture, shared with the page's fast path
         self.attributes, self.colors, self.sliders = self.form.attributes, self.form.colors, self.form.sliders
         self.expressions, self.parts, self.names = self.form.expressions, self.form.parts, self.form.names
         self.fields = self.form.fields
@@ -244,9 +245,9 @@ class Designer:
     def step(self, history: dict, *values: Any) -> tuple[str, str, str, str, dict]:
         """Render what the controls say for the screen (``studio.render_live``: the chosen frame and
         background, at most 256 px, no upsampler; lossless WebP, inline in the reply); recorded for
-        undo. The export is made on Download."""
-        r = self.studio.check_recipe(self.form.recipe_of(values))
-        image = inline_image(webp_bytes(self.studio.render_live(r)), f"avatar-{r.seed}-live.webp")
+        undo. The export is made on Download. The page's fast path (fastpath.py) shows the same picture first."""
+        r, webp = self.live.picture(values)
+        image = inline_image(webp, f"avatar-{r.seed}-live.webp")
         return image, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
 
     @_user_errors
@@ -527,6 +528,7 @@ class Designer:
             self._style_credits()
             self._wire(demo)
         demo.first_paint = self.first_paint            # serving.launch puts it in the page's HTML
+        demo.live_pictures = self.live                 # ... and answers the fast path's pictures of it
         return demo
 
     def _design_controls(self, start: dict, lang: str) -> None:
@@ -727,9 +729,12 @@ class Designer:
         def then_step(event):
             return event.success(**step)
 
-        # live update: every hand-made change re-renders; while one runs, only the latest waits
-        gr.on([w[f].input for f in self.fields if f not in self._picked and f != "style"], trigger_mode="always_last",
-              **step)
+        # live update: every hand-made change re-renders; while one runs, only the latest waits. The page
+        # asks the fast path for the picture first (FAST_JS, no Python here): the front end runs the
+        # events of one trigger in order, each waiting for the one before, so it goes before the step
+        hand_made = [w[f].input for f in self.fields if f not in self._picked and f != "style"]
+        gr.on(hand_made, None, [lang, *form], None, js=FAST_JS, trigger_mode="multiple", api_visibility="private")
+        gr.on(hand_made, trigger_mode="always_last", **step)
         self._wire_styles(form, then_step)
         # a picker fires "input" while dragged; a hex code typed into it fires only "change" and, as the
         # picker closes, "blur" (so blur is heard too: typed colours render at once)

@@ -510,3 +510,89 @@ def test_a_change_brings_its_picture_inside_the_reply_with_the_live_pixels(sized
     assert src.startswith("data:image/webp;base64,") and files == []
     assert inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
     assert page.evaluate(f"() => ({SHOWN_JS})(document.querySelector('#avatar img'))")
+
+
+# ---- the fast path (fastpath.py): the picture first, the queued step after ----------------------------
+FRAMES_JS = """(() => { window.__frames = []; const tick = () => {
+  const i = document.querySelector('#avatar img'); if (i) window.__frames.push(i.getAttribute('src'));
+  requestAnimationFrame(tick); }; requestAnimationFrame(tick); })();"""
+
+
+def change_seed(page, seed: int) -> None:
+    field = page.locator("#seed input")
+    field.fill(str(seed))
+    field.press("Enter")
+
+
+def wait_for_seed(page, seed: int) -> None:
+    """Until the queued step's recipe (the address bar's short link) has this seed."""
+    for _ in range(100):
+        if shown_recipe(page)["seed"] == seed:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the link never showed seed {seed}: {shown_recipe(page)}")
+
+
+def test_a_change_shows_its_picture_through_the_fast_path_before_the_queued_step(sized, app_url, studio):
+    """With the queued step held back (its queue/join not let through), a change still shows its new
+    picture, render_live's pixels, from the page's own server; let through, the step brings the same
+    picture (the same data: URI) and the recipe."""
+    page = sized
+    page.goto(app_url)
+    before = image_src(page)
+    page.wait_for_timeout(1000)                                 # the start-up events are done
+    recipe = {**shown_recipe(page), "seed": 4321}
+    held, asked = [], []
+    page.on("request", lambda r: asked.append(r.url))
+    page.route("**/gradio_api/queue/join*", lambda route: held.append(route))
+    change_seed(page, 4321)
+    src = new_image(page, before)
+    assert len(held) == 1 and inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
+    assert any("/avatar-studio/live" in url for url in asked) and all(url.startswith(app_url) for url in asked)
+    page.unroute("**/gradio_api/queue/join*")
+    held[0].continue_()
+    wait_for_seed(page, 4321)
+    assert page.get_attribute("#avatar img", "src") == src      # the step's picture: byte for byte the same
+
+
+@pytest.mark.parametrize("refusal", ["abort", "busy"])
+def test_with_the_fast_path_failing_or_refused_a_change_still_shows_its_picture(sized, app_url, studio, refusal):
+    page = sized
+    answers = {"abort": lambda route: route.abort(),
+               "busy": lambda route: route.fulfill(status=503, content_type="application/json",
+                                                   body='{"detail": "too many live pictures are waiting"}')}
+    page.route("**/avatar-studio/live*", answers[refusal])
+    page.goto(app_url)
+    before = image_src(page)
+    page.wait_for_timeout(1000)
+    recipe = {**shown_recipe(page), "seed": 2468}
+    change_seed(page, 2468)
+    src = new_image(page, before)                               # the queued step's picture
+    wait_for_seed(page, 2468)
+    assert inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
+    assert page.get_by_text("Error").count() == 0               # nothing said: the page just waited for the step
+
+
+def test_an_older_changes_picture_never_covers_a_newer_one(page, app_url, studio):
+    """Two changes: both fast pictures shown while the first change's queued step is held; let through,
+    that step's (older) picture must not be shown over the newer one, and the page ends on the newer."""
+    page.add_init_script(FRAMES_JS)
+    page.goto(app_url)
+    before = image_src(page)
+    page.wait_for_timeout(1000)
+    recipe = shown_recipe(page)
+    held = []
+    page.route("**/gradio_api/queue/join*", lambda route: held.append(route))
+    change_seed(page, 1001)
+    first = new_image(page, before)
+    change_seed(page, 1002)
+    second = new_image(page, first)
+    assert inline_picture(second).tobytes() == studio.render_live({**recipe, "seed": 1002}).tobytes()
+    page.unroute("**/gradio_api/queue/join*")
+    for route in held:
+        route.continue_()
+    wait_for_seed(page, 1002)
+    page.wait_for_timeout(300)
+    frames = page.evaluate("() => window.__frames")
+    after = frames[frames.index(second):]
+    assert first not in after and after[-1] == second, [f[-12:] for f in dict.fromkeys(frames)]
