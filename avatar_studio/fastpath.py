@@ -20,7 +20,8 @@ ignores); an address has at most ``Limits.per_address`` pages with work here; at
 ``Limits.live_at_once`` pictures are made at once for everyone together, the next one taken from
 the address served least recently (addresses take turns), so a flood only delays its own sender;
 over its bounds a client hears 429 after ``Limits.refusal_delay``; more than ``Limits.live_waiting``
-waiting in all: 503. Nothing of a request is logged or kept once it is answered.
+waiting in all: 503. Nothing of a request is logged; its picture is held at most a few seconds,
+for the other path of the same change (``LivePictures``).
 """
 from __future__ import annotations
 
@@ -96,19 +97,24 @@ def data_uri(webp: bytes) -> str:
 
 
 # ---- the page's side ----------------------------------------------------------------------------
-# Runs on every hand-made change of a form control (a Gradio event with no Python function, wired
-# before the queued step, given the page's language and the form's values). It posts them, and puts
-# the answer into the avatar's <img> unless a newer change has asked since. Until the queued step
+# PAGE_JS runs on every hand-made change of a form control (a Gradio event with no Python function,
+# wired before the queued step, given the page's language and the form's values). It posts them, and
+# puts the answer into the avatar's <img> unless a newer change has asked since. Until the queued step
 # catches up (its picture is this one) or PIN_MS pass, a picture Gradio sets from an older change is
 # put back to the newer one. Any failure: nothing happens here, and the queued step's picture comes.
-PIN_MS = 3000
+# STEP_JS runs as the queued step starts (its ``js``, given the step's inputs, handed on unchanged): it
+# lets the fast answer come first, for at most WAIT_MS, so that the page's work for the step (its
+# queue round trip and status messages) does not hold up the fast picture's paint, nor the step's
+# render the fast one's on a small server (where the step then finds the picture made: LivePictures).
+PIN_MS, WAIT_MS = 3000, 1000
 PAGE_JS = """(lang, ...values) => {
-  const s = window.__avatarLive || (window.__avatarLive = {asked: 0, pin: null, until: 0, watch: null,
+  const s = window.__avatarLive || (window.__avatarLive = {asked: 0, pin: null, until: 0, watch: null, answer: null,
     page: Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')});
   const box = document.querySelector('#avatar'); if (!box) return;
   if (!s.watch) {
-    s.watch = new MutationObserver(() => {
-      if (!s.pin) return;
+    const image = (n) => n.nodeName === 'IMG' || (n.querySelector && n.querySelector('img'));
+    s.watch = new MutationObserver((records) => {      // (the progress spinner's comings and goings: not a picture)
+      if (!s.pin || !records.some((r) => r.type === 'attributes' || [...r.addedNodes].some(image))) return;
       const img = box.querySelector('img');
       if (!img || performance.now() > s.until || img.getAttribute('src') === s.pin) { s.pin = null; return; }
       img.src = s.pin; s.watch.takeRecords();
@@ -116,17 +122,21 @@ PAGE_JS = """(lang, ...values) => {
     s.watch.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
   }
   const asked = ++s.asked;
-  fetch('ROUTE?lang=' + encodeURIComponent(lang), {method: 'POST', headers: {'content-type': 'application/json'},
-        body: JSON.stringify({page: s.page, values: values})})
+  s.answer = fetch('ROUTE?lang=' + encodeURIComponent(lang), {method: 'POST',
+        headers: {'content-type': 'application/json'}, body: JSON.stringify({page: s.page, values: values})})
     .then((r) => r.ok ? r.json() : null)
     .then((answer) => {
       const img = box.querySelector('img');
-      if (!answer || asked !== s.asked || !img || img.getAttribute('src') === answer.url) return;
+      if (!answer || asked !== s.asked || !img) return;
+      if (img.getAttribute('src') === answer.url) { s.pin = null; return; }     // the step was first
       s.pin = answer.url; s.until = performance.now() + PIN_MS;
       img.src = answer.url; s.watch.takeRecords();
     })
     .catch(() => {});
 }""".replace("ROUTE", ROUTE.lstrip("/")).replace("PIN_MS", str(PIN_MS))
+STEP_JS = """async (...inputs) => { const s = window.__avatarLive;
+  if (s && s.answer) await Promise.race([s.answer, new Promise((done) => setTimeout(done, WAIT_MS))]);
+  return inputs; }""".replace("WAIT_MS", str(WAIT_MS))
 
 
 # ---- fair share ---------------------------------------------------------------------------------
@@ -247,6 +257,8 @@ class FastPath:
                 return data_uri(self.pictures.picture(values)[1])
             try:
                 status, answer = 200, {"url": await self.lane.run(self.address(scope), page, work, messages)}
+            except Refused:
+                raise
             except (ValueError, TypeError) as e:            # the studio's and the form's checks
                 raise Refused(422, messages.error(e)) from None
             except Exception:                               # a fault of the app: said, never logged with the values

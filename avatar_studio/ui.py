@@ -39,6 +39,7 @@ from avatar_studio.attributes import ANY, parse_color
 from avatar_studio.controls import SLIDER_RANGE, TRUNCATION_RANGE
 from avatar_studio.fair import check_work
 from avatar_studio.fastpath import PAGE_JS as FAST_JS
+from avatar_studio.fastpath import STEP_JS as AFTER_FAST_JS
 from avatar_studio.fastpath import LivePictures, data_uri
 from avatar_studio.firstpaint import placeholder
 from avatar_studio.form import CUSTOM, EMPTY_HISTORY, Form
@@ -731,10 +732,11 @@ class Designer:
 
         # live update: every hand-made change re-renders; while one runs, only the latest waits. The page
         # asks the fast path for the picture first (FAST_JS, no Python here): the front end runs the
-        # events of one trigger in order, each waiting for the one before, so it goes before the step
+        # events of one trigger in order, each waiting for the one before, so it goes before the step,
+        # which lets the fast answer come before it joins the queue (AFTER_FAST_JS, at most a second)
         hand_made = [w[f].input for f in self.fields if f not in self._picked and f != "style"]
         gr.on(hand_made, None, [lang, *form], None, js=FAST_JS, trigger_mode="multiple", api_visibility="private")
-        gr.on(hand_made, trigger_mode="always_last", **step)
+        gr.on(hand_made, trigger_mode="always_last", js=AFTER_FAST_JS, **step)
         self._wire_styles(form, then_step)
         # a picker fires "input" while dragged; a hex code typed into it fires only "change" and, as the
         # picker closes, "blur" (so blur is heard too: typed colours render at once)

@@ -518,6 +518,25 @@ FRAMES_JS = """(() => { window.__frames = []; const tick = () => {
   requestAnimationFrame(tick); }; requestAnimationFrame(tick); })();"""
 
 
+class HeldJoins:
+    """The page's queue/join requests, held back (not sent on) until ``release``."""
+
+    def __init__(self, page):
+        self.routes, self.holding = [], True
+        page.route("**/gradio_api/queue/join*", self._join)
+
+    def _join(self, route) -> None:
+        if self.holding:
+            self.routes.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        self.holding = False
+        for route in self.routes:
+            route.continue_()
+
+
 def change_seed(page, seed: int) -> None:
     field = page.locator("#seed input")
     field.fill(str(seed))
@@ -542,15 +561,14 @@ def test_a_change_shows_its_picture_through_the_fast_path_before_the_queued_step
     before = image_src(page)
     page.wait_for_timeout(1000)                                 # the start-up events are done
     recipe = {**shown_recipe(page), "seed": 4321}
-    held, asked = [], []
+    asked = []
     page.on("request", lambda r: asked.append(r.url))
-    page.route("**/gradio_api/queue/join*", lambda route: held.append(route))
+    held = HeldJoins(page)
     change_seed(page, 4321)
     src = new_image(page, before)
-    assert len(held) == 1 and inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
+    assert len(held.routes) == 1 and inline_picture(src).tobytes() == studio.render_live(recipe).tobytes()
     assert any("/avatar-studio/live" in url for url in asked) and all(url.startswith(app_url) for url in asked)
-    page.unroute("**/gradio_api/queue/join*")
-    held[0].continue_()
+    held.release()
     wait_for_seed(page, 4321)
     assert page.get_attribute("#avatar img", "src") == src      # the step's picture: byte for byte the same
 
@@ -581,16 +599,13 @@ def test_an_older_changes_picture_never_covers_a_newer_one(page, app_url, studio
     before = image_src(page)
     page.wait_for_timeout(1000)
     recipe = shown_recipe(page)
-    held = []
-    page.route("**/gradio_api/queue/join*", lambda route: held.append(route))
+    held = HeldJoins(page)
     change_seed(page, 1001)
     first = new_image(page, before)
     change_seed(page, 1002)
     second = new_image(page, first)
     assert inline_picture(second).tobytes() == studio.render_live({**recipe, "seed": 1002}).tobytes()
-    page.unroute("**/gradio_api/queue/join*")
-    for route in held:
-        route.continue_()
+    held.release()
     wait_for_seed(page, 1002)
     page.wait_for_timeout(300)
     frames = page.evaluate("() => window.__frames")
