@@ -74,7 +74,8 @@ def launch(demo: gr.Blocks, settings: ServeSettings = SETTINGS, **overrides: Any
     """Queue and launch with ``settings``; ``overrides`` go to ``Blocks.launch`` (server_name, ...).
 
     Every request passes the RequestGuard, no request body is larger than ``max_body_bytes``, and
-    files in Gradio's cache folder are deleted by age (``sweep_cache``).
+    files in Gradio's cache folder are deleted by age (``sweep_cache``). The designer's live picture
+    also has a fast path (``fastpath.FastPath``: POST /avatar-studio/live, with its own per-visitor bounds).
     """
     demo.queue(**settings.queue_kwargs())
     demo.delete_cache = settings.delete_cache
