@@ -540,6 +540,37 @@ def test_the_model_card_carries_the_version_history(tmp_path):
     assert card.index("## Evaluation") < card.index("## Version history")
 
 
+def test_the_main_model_card_is_written_whole_from_its_files(tmp_path):
+    """Regenerating the shipped card gives the shipped card: its upsampler section and version history
+    come from train/upsampler.md and train/history.md (the upsampler section was once lost that way)."""
+    import shutil
+    from train.model_card import write_model_card
+    shipped = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+    folder = tmp_path / "avatar-studio"
+    folder.mkdir()
+    for name in ("config.json", "training.json", "evaluation.json"):
+        shutil.copy(shipped / name, folder / name)
+    write_model_card(folder)
+    card = (folder / "README.md").read_text().replace(str(folder), "weights/avatar-studio")
+    assert card == (shipped / "README.md").read_text()
+
+
+def test_a_style_card_names_its_style_artwork_and_licence_and_nothing_of_avataaars(two_styles, tmp_path):
+    """big-smile's card: its DiceBear style, its CC BY 4.0 credit (author, licence, source), its own stage
+    list; neither the main model's version history nor its upsampler story."""
+    import shutil
+    from train.model_card import write_model_card
+    folder = tmp_path / "big-smile"
+    shutil.copytree(two_styles.parent / "big-smile", folder)
+    write_model_card(folder)
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\nlicense: cc-by-4.0\n")
+    assert 'DiceBear "big-smile" style' in card and "Ashley Seo" in card and "CC BY 4.0" in card
+    assert "two condition colours" in card
+    assert "avataaars" not in card.lower() and "hat colour" not in card
+    assert "## Version history" not in card and "None yet for this style" in card
+
+
 def test_a_blown_up_loss_stops_the_run_and_says_to_lower_the_learning_rate():
     """The logged losses of adventurer's plain stage at lr 2e-3 (every 250 steps): it stops at the jump;
     a run that learns, with batch noise (big-smile's), never does; 0 turns the watch off."""
