@@ -190,8 +190,8 @@ class Designer:
         self.fields = self.form.fields
         self._texts: list[tuple[Any, Callable[[str], dict]]] = []     # (widget, its props in a language)
 
-    def say(self, error: Exception, lang: object) -> str:
-        """An error for the page, in its language (English when the language is not a known one)."""
+    def say(self, error: Exception | str, lang: object) -> str:
+        """An error or note for the page, in its language (English when the language is not a known one)."""
         return _message(translate(self.labels, _known(lang), str(error)))
 
     def title(self, lang: object, kind: str) -> str:
@@ -233,7 +233,7 @@ class Designer:
         lang = PAGE_LANGUAGE.get() if lang is None else _known(lang)
         values, note = self.form.values_of(recipe)
         if note:
-            self.inform(lang, html.escape(note, quote=False))    # toasts render HTML; the note echoes the recipe's model
+            self.inform(lang, self.say(note, lang))    # (made inert: toasts render HTML, the note echoes the recipe's model)
         return self.style_controls(values, lang) if self.form.multi else values
 
     def match_expression(self, spec: dict) -> str:
