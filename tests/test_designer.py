@@ -221,6 +221,19 @@ def test_the_shipped_sliders_change_hats_and_glasses_and_nothing_else(shipped_st
         assert kinds["hat, no glasses"]["changed_share"] > 0.05 and kinds["no hat, glasses"]["changed_share"] > 0.01
 
 
+def test_the_sliders_show_only_where_they_colour_something_with_the_picker(designer, studio):
+    """Issue 14: the three slider directions showed on every face; like the hat & glasses picker, they show only
+    on a face that wears a hat or glasses (on any other, 0.0% of its pixels move)."""
+    def shown(spec):
+        return [u["visible"] for u in designer.show_steer(studio.full_recipe({"seed": 3, "spec": spec}).to_json())]
+    n = 1 + len(studio.sliders)                                           # the picker, then each slider
+    assert shown({"hair": "hijab", "accessories": "none"}) == [True] * n
+    assert shown({"hair": "bob", "accessories": "round"}) == [True] * n
+    assert shown({"hair": "bob", "accessories": "none"}) == [False] * n
+    start = studio.steers(designer.form.start)                            # the page starts as the first face
+    assert [designer.w[f"slider:{s}"].visible for s in studio.sliders] == [start] * len(studio.sliders)
+
+
 def test_every_colour_has_swatches_named_in_both_languages(designer, studio):
     assert set(designer.form.swatches) == set(studio.colors)          # outfit colour too (it has no palette)
     lo, hi = WHEEL_SV
