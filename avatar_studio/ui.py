@@ -305,9 +305,12 @@ class Designer:
 
     @_user_errors
     def show_steer(self, recipe: str) -> list[dict]:
-        """The hat & glasses colour picker and the sliders shown only where they colour something (``steers``)."""
-        shown = self.steers(F.text("recipe", recipe))
-        return [gr.update(visible=shown) for _ in ["steer", *self.sliders]]
+        """The hat & glasses colour picker and the sliders shown only where they colour something (``steers``);
+        the picker showing the colour the face's hat or glasses has now."""
+        r = self.studio.check_recipe(F.text("recipe", recipe))
+        shown = self.steers(r)
+        picker = gr.update(visible=True, value=self.studio.steered_color(r)) if shown else gr.update(visible=False)
+        return [picker] + [gr.update(visible=shown) for _ in self.sliders]
 
     @_user_errors
     def use_background(self, color: str) -> str:
@@ -345,7 +348,8 @@ class Designer:
             return self.form_of(text(), lang)
         except (ValueError, TypeError) as e:             # ValueError covers JSON and unicode errors
             lang = _known(lang)
-            self.warn(lang, f"{self.labels.ui(lang, 'recipe_error')}: {self.say(e, lang)}")
+            ui = functools.partial(self.labels.ui, lang)
+            self.warn(lang, f"{ui('recipe_error')}{ui('lead_separator')}{self.say(e, lang)}")
             return None
 
     @_user_errors

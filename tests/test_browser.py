@@ -375,6 +375,20 @@ def language_options_fit(page) -> None:
     assert not cut, cut
 
 
+def test_the_avatars_buttons_are_one_row_of_one_height(sized, app_url):
+    """Randomise all / Reset to any / Undo / Redo: on a phone the first two wrap to two lines; all four keep one height."""
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    for lang in ("en", "zh"):
+        if lang == "zh":
+            to_chinese(page)
+            page.get_by_role("button", name="撤销").wait_for()
+        boxes = [b.bounding_box() for b in page.locator("#avatar-buttons button").all()]
+        assert len(boxes) == 4 and len({round(b["height"]) for b in boxes}) == 1 and len({round(b["y"]) for b in boxes}) == 1, boxes
+        assert all(b["x"] >= 0 and b["x"] + b["width"] <= page.viewport_size["width"] for b in boxes), boxes
+
+
 def test_the_language_choice_shows_both_options_whole(sized, app_url):
     page = sized
     page.goto(app_url)

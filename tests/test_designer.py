@@ -114,7 +114,7 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
     assert len(said) == 5 and all(s.startswith("This recipe could not be opened: ") for s in said)
     assert "hair" in said[2] and "bob" in said[2]
     designer.open_recipe("{oops", "zh")
-    assert said[-1].startswith("无法打开这个配方") and titles == ["Warning"] * 5 + ["注意"]   # the toast's title too
+    assert said[-1].startswith("无法打开这个配方：") and titles == ["Warning"] * 5 + ["注意"]   # the toast's title too
     for junk in [(None, "en"), ("x" * 100_000, "en"), ("{}", "fr")]:         # not from the page: an error
         with pytest.raises(gr.Error):
             designer.open_recipe(*junk)
@@ -230,6 +230,8 @@ def test_the_sliders_show_only_where_they_colour_something_with_the_picker(desig
     assert shown({"hair": "hijab", "accessories": "none"}) == [True] * n
     assert shown({"hair": "bob", "accessories": "round"}) == [True] * n
     assert shown({"hair": "bob", "accessories": "none"}) == [False] * n
+    hat = studio.full_recipe({"seed": 3, "spec": {"hair": "hijab"}})      # the picker shows the hat's colour now
+    assert designer.show_steer(hat.to_json())[0]["value"] == studio.steered_color(hat)
     start = studio.steers(designer.form.start)                            # the page starts as the first face
     assert [designer.w[f"slider:{s}"].visible for s in studio.sliders] == [start] * len(studio.sliders)
 
