@@ -3,7 +3,8 @@
 Example:
     python -m scripts.readme_assets --weights weights/avatar-studio --out assets
 
-The sheet is 4 x 8 avatars with every attribute left "any" (seeds 0..31). The screenshots
+The sheet is 4 x 8 avatars with every attribute left "any" (seeds 0..31). With several styles
+loaded, styles.png shows the same 8 people in every style (a row each). The screenshots
 (``SHOTS``) launch the app on 127.0.0.1 and photograph it in Debian's chromium (Playwright) at
 1440x900 and 390x844, in English and 中文 (install fonts-noto-cjk first, or 中文 shows as boxes).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from avatar_studio import AvatarStudio
 from avatar_studio.serving import launch
@@ -27,6 +28,21 @@ def sheet(studio: AvatarStudio, path: Path, rows: int = 4, cols: int = 8, size: 
     out = Image.new("RGBA", (cols * size, rows * size), (246, 243, 238, 255))
     for i, im in enumerate(images):
         out.alpha_composite(im.resize((size, size), Image.LANCZOS), ((i % cols) * size, (i // cols) * size))
+    out.save(path)
+
+
+def style_sheet(studio: AvatarStudio, path: Path, people: int = 8, size: int = 128, label: int = 112) -> None:
+    """The same ``people`` in every loaded style, a row per style (its name on the left): person i is
+    seed i with every attribute left "any" in the first style, carried to the others by ``restyle``
+    (the seed stays, so what a style cannot carry is the seed's choice there)."""
+    persons = [studio.resolve({}, seed) for seed in range(people)]
+    out = Image.new("RGBA", (label + people * size, len(studio.styles) * size), (246, 243, 238, 255))
+    draw = ImageDraw.Draw(out)
+    for row, style in enumerate(studio.styles):
+        draw.text((8, row * size + size // 2), style, fill=(60, 60, 60, 255), anchor="lm")
+        specs = [studio.restyle(p, style) for p in persons]
+        for col, im in enumerate(studio.design_batch(specs, list(range(people)))):
+            out.alpha_composite(im.resize((size, size), Image.LANCZOS), (label + col * size, row * size))
     out.save(path)
 
 
@@ -88,9 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     studio = AvatarStudio.from_pretrained(args.weights)
     sheet(studio, args.out / "sheet.png")
+    if len(studio.styles) > 1:
+        style_sheet(studio, args.out / "styles.png")
     if not args.no_screenshot:
         shots = screenshot(studio, args.out)
-    print(f"wrote {args.out / 'sheet.png'}" + ("" if args.no_screenshot else "".join(f", {p}" for p in shots)))
+    print(f"wrote {args.out / 'sheet.png'}" + (f", {args.out / 'styles.png'}" if len(studio.styles) > 1 else "") + ("" if args.no_screenshot else "".join(f", {p}" for p in shots)))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,27 @@ def test_only_wrongly_painted_pixels_near_a_palette_colour_count():
     assert abs(ce - 20.0) < 1e-3, "skin and ink count (30 nats each, over 3 opaque pixels); the edge does not"
 
 
+def test_palette_choice_on_the_candidate_pixels_equals_the_whole_image_formula():
+    """The loss gathers only opaque, wrongly painted pixels: value and gradient equal the formula over
+    every pixel (the (B, K, 3, R, R) distance tensor it replaced), on a batch with some of each kind."""
+    gen = torch.Generator().manual_seed(3)
+    real = torch.rand(3, 4, 16, 16, generator=gen)
+    real[:, 3] *= real[:, 3] > 0.4                              # some transparent pixels
+    fake = real.clone()
+    fake[:, :3, :6] = torch.rand(3, 3, 6, 16, generator=gen)   # some painted wrong
+    logits = torch.randn(3, 5, 16, 16, generator=gen).requires_grad_(True)
+    pal = torch.rand(3, 5, 3, generator=gen)
+    distance = (pal[:, :, :, None, None] - real[:, None, :3]).abs().sum(2)
+    nearest, target = distance.min(1)
+    weight = real[:, 3] * (nearest < 0.4) * ((fake[:, :3] - real[:, :3]).abs().sum(1) > 0.3)
+    assert 20 < int((weight > 0).sum()) < 3 * 16 * 16 // 2
+    dense = (torch.nn.functional.cross_entropy(logits, target, reduction="none") * weight).sum() / real[:, 3].sum()
+    (want,) = torch.autograd.grad(dense, logits)
+    got = losses.palette_choice(logits, pal, real, fake)
+    (grad,) = torch.autograd.grad(got, logits)
+    assert torch.allclose(got, dense, rtol=1e-6) and torch.allclose(grad, want, atol=1e-7)
+
+
 def test_reconstruction_ignores_colour_under_zero_alpha():
     a, b = one_pixel(1.0, 0.0, 0.0, alpha=0.0), one_pixel(0.0, 1.0, 0.0, alpha=0.0)
     assert losses.reconstruction(a, b, scales=1) == 0

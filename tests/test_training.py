@@ -538,3 +538,62 @@ def test_the_model_card_carries_the_version_history(tmp_path):
     card = (folder / "README.md").read_text()
     assert "## Version history" in card and "### @3 -> @4" in card
     assert card.index("## Evaluation") < card.index("## Version history")
+
+
+def test_the_main_model_card_is_written_whole_from_its_files(tmp_path):
+    """Regenerating the shipped card gives the shipped card: its upsampler section and version history
+    come from train/upsampler.md and train/history.md (the upsampler section was once lost that way)."""
+    import shutil
+    from train.model_card import write_model_card
+    shipped = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+    folder = tmp_path / "avatar-studio"
+    folder.mkdir()
+    for name in ("config.json", "training.json", "evaluation.json"):
+        shutil.copy(shipped / name, folder / name)
+    write_model_card(folder)
+    card = (folder / "README.md").read_text().replace(str(folder), "weights/avatar-studio")
+    assert card == (shipped / "README.md").read_text()
+
+
+def test_a_style_card_names_its_style_artwork_and_licence_and_nothing_of_avataaars(two_styles, tmp_path):
+    """big-smile's card: its DiceBear style, its CC BY 4.0 credit (author, licence, source), its own stage
+    list; neither the main model's version history nor its upsampler story."""
+    import shutil
+    from train.model_card import write_model_card
+    folder = tmp_path / "big-smile"
+    shutil.copytree(two_styles.parent / "big-smile", folder)
+    write_model_card(folder)
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\nlicense: cc-by-4.0\n")
+    assert 'DiceBear "big-smile" style' in card and "Ashley Seo" in card and "CC BY 4.0" in card
+    assert "two condition colours" in card
+    assert "avataaars" not in card.lower() and "hat colour" not in card
+    assert "## Version history" not in card and "None yet for this style" in card
+
+
+def test_a_blown_up_loss_stops_the_run_and_says_to_lower_the_learning_rate():
+    """The logged losses of adventurer's plain stage at lr 2e-3 (every 250 steps): it stops at the jump;
+    a run that learns, with batch noise (big-smile's), never does; 0 turns the watch off."""
+    from train.train import DivergenceWatch
+    blown = [0.66, 0.52, 0.47, 0.52, 0.48, 0.49, 0.47, 0.48, 0.50, 0.49, 1.11, 1.06, 1.10, 1.12, 1.05, 1.07]
+    watch = DivergenceWatch(2.0, after=200, lr=0.002)
+    stops = [(i, m) for i, r in enumerate(blown) if (m := watch.add(300 + 250 * i, r))]
+    assert stops and stops[0][0] in (12, 13, 14), "within a few logs of the jump"
+    assert "--lr (this run: 0.002), e.g. --lr 0.001" in stops[0][1] and "x its best" in stops[0][1]
+    learning = [0.087, 0.080, 0.063, 0.061, 0.055, 0.031, 0.026, 0.022, 0.024, 0.019, 0.020, 0.0107, 0.0081, 0.0105,
+                0.0083, 0.0107, 0.0078, 0.0108]
+    for factor in (2.0, 0.0):
+        watch = DivergenceWatch(factor, after=200, lr=0.002)
+        assert not any(watch.add(300 + 250 * i, r) for i, r in enumerate(learning))
+    off = DivergenceWatch(0.0, after=200, lr=0.002)
+    assert not any(off.add(300 + 250 * i, r) for i, r in enumerate(blown))
+
+
+def test_a_run_whose_loss_turns_to_nan_stops_with_a_clear_error(tiny_data, tmp_path):
+    """At an absurd learning rate the tiny run's loss is NaN by its second step: it stops (exit 2 from the
+    CLI) instead of training on for nothing; with the watch off it runs to its end."""
+    import dataclasses
+    cfg = dataclasses.replace(PRESETS["tiny"], steps=12, lr=30.0, log_every=1)
+    with pytest.raises(TrainError, match=r"loss is nan at step \d+\. .*lower --lr \(this run: 30\), e\.g\. --lr 15"):
+        train(tiny_data, tmp_path / "nan", cfg, progress=False)
+    assert train(tiny_data, tmp_path / "off", dataclasses.replace(cfg, diverged=0.0), progress=False)

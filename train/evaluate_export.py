@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026, help="label seed (default 2026; training used 11)")
     parser.add_argument("--svg", type=int, default=8, help="avatars also traced to SVG (default 8)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
-    parser.add_argument("--card", type=Path, default=None, help="model card README.md to put the figures in")
+    parser.add_argument("--card", type=Path, default=None, help="where the section goes: train/upsampler.md for the main model "
+                        "(write_model_card puts that file in its card), or a card's README.md")
     parser.add_argument("--run", type=Path, default=None, help="the upsampler's training run (for the card)")
     parser.add_argument("--figure", type=Path, default=None,
                         help="only draw the README crop (before / after / DiceBear at 1024 px) to this PNG")

@@ -65,13 +65,18 @@ def palette_choice(logits: torch.Tensor, palette: torch.Tensor, real: torch.Tens
     right are left to the reconstruction loss, which would otherwise fight this one. Averaged over
     all opaque pixels, so each wrong pixel weighs the same however few there are.
     logits (B, K, R, R), palette (B, K, 3), real and fake straight RGBA (B, 4, R, R).
+
+    Only the candidate pixels (opaque and painted wrong: a few percent once training is under way)
+    are measured, gathered as rows: the same sums as over the whole (B, K, 3, R, R) distance
+    tensor, 5x faster on a 2-core CPU with a third of the pixels wrong (and more as they get fewer).
     """
-    distance = (palette.detach()[:, :, :, None, None] - real[:, None, :3]).abs().sum(2)  # (B, K, R, R)
-    nearest, target = distance.min(1)  # (B, R, R) each
+    alpha = real[:, 3]
     off = (fake.detach()[:, :3] - real[:, :3]).abs().sum(1)  # (B, R, R)
-    weight = real[:, 3] * (nearest < near) * (off > wrong)
-    ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, R, R)
-    return (ce * weight).sum() / real[:, 3].sum().clamp_min(1.0)  # per opaque pixel, like a mean
+    b, y, x = ((alpha > 0) & (off > wrong)).nonzero(as_tuple=True)  # the candidates, N of them
+    distance = (palette.detach()[b] - real[b, :3, y, x][:, None]).abs().sum(2)  # (N, K)
+    nearest, target = distance.min(1)  # (N,) each
+    ce = F.cross_entropy(logits[b, :, y, x].float(), target, reduction="none")  # (N,)
+    return (ce * alpha[b, y, x] * (nearest < near)).sum() / alpha.sum().clamp_min(1.0)  # per opaque pixel
 
 
 def critic_terms(critic: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor,

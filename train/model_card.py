@@ -5,8 +5,7 @@ import json
 from pathlib import Path
 
 CARD = """---
-license: other
-license_name: avataaars-free-for-personal-and-commercial-use
+{license_meta}
 library_name: pytorch
 tags: [avatar, conditional-generator, gradio]
 ---
@@ -15,7 +14,7 @@ tags: [avatar, conditional-generator, gradio]
 Conditional avatar generator of [Avatar Studio](../../README.md): labels + seed -> {res}x{res} RGBA.
 
 ## Data
-Rendered locally from the DiceBear "avataaars" style (dicebear-core + dicebear-styles, rasterised with
+Rendered locally from the DiceBear "{style}" style (dicebear-core + dicebear-styles, rasterised with
 resvg-py) by `python -m train.render_dataset`. Artwork: {license}
 
 ## Method
@@ -25,7 +24,7 @@ discrete style codes -> image, L1 on premultiplied RGBA at three scales, with ex
 that small parts (eyes, mouth, glasses) get their share. {codes} At export a bank of {bank} code tuples of
 training images is stored, and a seed picks one of them, so every sampled combination is a real one.
 The output head paints each pixel as a
-softmax mix of a small palette (the three condition colours, {free} colours predicted from w, {const}
+softmax mix of a small palette (the {n_colors} condition colours, {free} colours predicted from w, {const}
 learned constants: ink, paper and spares) plus alpha, which gives exact colours and flat shading.
 {palette}{critic}{templates} "any" attributes are chosen by fixed slices of
 the latent vector z (uniformly, like the data), not by condition dropout: a dropped condition would
@@ -56,6 +55,13 @@ CODES = {
         "off the image with a small encoder instead (straight-through Gumbel plus a balance term); 48 unsupervised "
         "classes could not hold 15 x 15 x 10 combinations, so accessory colours and shirt graphics came out "
         "averaged and speckled."),
+    "style data": (
+        "The style codes carry what the labels don't say ({parts}). The renderer records those draws for every "
+        "image, so style code i *is* unlabelled choice i ({n} codes x {k} classes, supervised): each class paints "
+        "one exact colour or part."),
+    "style encoder": (
+        "A small encoder reads the style codes (straight-through Gumbel) off the image; they carry whatever "
+        "varies beyond the labels, and a balance term keeps every class in use."),
     "encoder": (
         "A small encoder reads the style codes (straight-through Gumbel) off the image; they carry what the "
         "labels don't say (hat colour, accessory colour, shirt graphic), and a balance term keeps every class "
@@ -74,11 +80,11 @@ PALETTE = (
 
 CRITIC = (
     " Stages trained with `--critic` add a frozen *critic*: a second attribute classifier trained on real "
-    "renders (`python -m train.classifier --data data/train128 --out runs/critic --seed 1 --n-train 40000 "
+    "renders (`python -m train.classifier --data {data} --out {critic} --seed 1 --n-train 40000 "
     "--epochs 2`: the judge's design, another seed, all 40,000 training rows). The L1 between its features of the generated and the paired real image (weight {perceptual}) and "
     "its cross-entropy against the labels (weight {classify}) weigh what pixel L1 forgives: eyes seen through "
     "dark glasses and the pale tear of \"cry\" are a few low-contrast pixels, and pixel L1 left them out. "
-    "The classifier that `train.evaluate` judges with (`runs/classifier`, seed 0, first 20,000 rows) is never "
+    "The classifier that `train.evaluate` judges with (`{judge}`, seed 0, first 20,000 rows) is never "
     "seen by training; it is the same design, though, so its figures may flatter the critic's gains.")
 
 
@@ -90,25 +96,50 @@ TEMPLATES = (
     "not a 1.8 M-weight matrix.")
 
 
+MAIN = "avatar-studio"  # the avataaars model: its hand-written upsampler story and version history are its own
+
+NO_UPSAMPLER = """
+## Export upsampler
+
+None yet for this style: exports above {res} px upsample the generator's palette logits (no learned
+head), which keeps edges flat-coloured but softer than the main style's learned upsampler.
+"""
+
+
 def write_model_card(folder: Path) -> None:
+    """README.md of a weights folder, from its own files: the style's name and artwork credit (config's
+    vocabulary), training record, evaluation; the main model's hand-written sections (train/upsampler.md,
+    train/history.md) only on the main model's card."""
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
+    vocabulary = config["vocabulary"]
+    style = vocabulary.get("style", "avataaars")
+    main = config["name"] == MAIN
     training = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
     evaluation = (folder / "evaluation.json").read_text() if (folder / "evaluation.json").exists() else "(not run yet)"
-    try:
-        from train.avataaars import license_text
-        license = license_text()
-    except ImportError:
-        license = "see the avataaars style's meta.license"
+    credit = vocabulary.get("credit") or {}
+    license = credit.get("text") or f"see the {style} style's meta.license"
+    license_meta = ("license: cc-by-4.0" if credit.get("license") == "CC BY 4.0" else
+                    "license: other\nlicense_name: " + "-".join(f"{style} {credit.get('license', 'see meta.license')}"
+                                                              .lower().replace(",", "").split()))
     tc = flat_train_config(training.get("train_config", {}))
     command = _train_command(tc)
     metrics = training.get("last_metrics", {})
+    unlabelled = vocabulary.get("unlabelled") or {}
+    codes = training.get("codes", "encoder")
+    codes_text = (CODES[codes] if main else
+                  CODES["style data"].format(parts=", ".join(unlabelled), n=config.get("n_codes"),
+                                             k=config.get("code_classes")) if codes == "data" else CODES["style encoder"])
+    runs = "runs" if main else f"runs/{style}"
     text = CARD.format(
         name=config["name"], version=config["version"], res=config["resolution"], license=license,
-        codes=CODES[training.get("codes", "encoder")], bank=config.get("code_bank") or "no",
+        license_meta=license_meta, style=style, n_colors=["no", "one", "two", "three", "four"][len(vocabulary["colors"])]
+        if len(vocabulary["colors"]) < 5 else len(vocabulary["colors"]), codes=codes_text, bank=config.get("code_bank") or "no",
         free=config.get("free_colors", 4), const=config.get("const_colors", 2),
         palette=PALETTE if tc.get("palette") else "",
-        critic=(CRITIC.format(perceptual=tc.get("perceptual", 0.0), classify=tc.get("classify", 0.0))
+        critic=(CRITIC.format(perceptual=tc.get("perceptual", 0.0), classify=tc.get("classify", 0.0),
+                              data="data/train128" if main else f"data/{style}/train128", critic=f"{runs}/critic",
+                              judge=f"{runs}/classifier" if main else f"{runs}/judge")
                 if tc.get("perceptual") or tc.get("classify") else ""),
         templates=(TEMPLATES.format(t=config["template_channels"], r=config["base_res"] * 2)
                    if config.get("template_channels") else ""),
@@ -135,9 +166,11 @@ def write_model_card(folder: Path) -> None:
                          f"style codes from {st.get('codes', 'the encoder')}")
         text = text.replace("\n## Evaluation", "\n".join(lines) + "\n\n## Evaluation")
     text = text.replace("\n## Evaluation", _reproduce(f"{config['name']}@{config['version']}") + "\n## Evaluation")
-    history = Path(__file__).with_name("history.md")
-    if history.exists():  # what changed between the shipped versions (checked in beside the stage list)
-        text = text.rstrip("\n") + "\n\n" + history.read_text()
+    if main:  # the learned upsampler's story and what changed between shipped versions (checked in here)
+        for part in ("upsampler.md", "history.md"):
+            text = text.rstrip("\n") + "\n\n" + Path(__file__).with_name(part).read_text()
+    elif not (folder / "upsampler.safetensors").exists():
+        text = text.rstrip("\n") + "\n" + NO_UPSAMPLER.format(res=config["resolution"])
     (folder / "README.md").write_text(text)
 
 
