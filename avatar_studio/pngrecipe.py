@@ -64,4 +64,7 @@ def recipe_text(data: bytes) -> str:
         return recipe_in(data)
     if len(data) > MAX_RECIPE_BYTES:
         raise ValueError(f"recipe file is too large (at most {MAX_RECIPE_BYTES} bytes)")
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("recipe file is not UTF-8 text") from None

@@ -192,8 +192,8 @@ class Designer:
         self.fields = self.form.fields
         self._texts: list[tuple[Any, Callable[[str], dict]]] = []     # (widget, its props in a language)
 
-    def say(self, error: Exception, lang: object) -> str:
-        """An error for the page, in its language (English when the language is not a known one)."""
+    def say(self, error: Exception | str, lang: object) -> str:
+        """An error or note for the page, in its language (English when the language is not a known one)."""
         return _message(translate(self.labels, _known(lang), str(error)))
 
     def title(self, lang: object, kind: str) -> str:
@@ -235,7 +235,7 @@ class Designer:
         lang = PAGE_LANGUAGE.get() if lang is None else _known(lang)
         values, note = self.form.values_of(recipe)
         if note:
-            self.inform(lang, html.escape(note, quote=False))    # toasts render HTML; the note echoes the recipe's model
+            self.inform(lang, self.say(note, lang))    # (made inert: toasts render HTML, the note echoes the recipe's model)
         return self.style_controls(values, lang) if self.form.multi else values
 
     def match_expression(self, spec: dict) -> str:
@@ -299,13 +299,20 @@ class Designer:
         sliders = self.studio.steer_color(self.form.recipe_of(values), color)
         return [sliders[s] for s in self.sliders]
 
+    def steers(self, recipe: dict | str) -> bool:
+        """Whether the hat & glasses colour picker and the slider directions change anything on this design:
+        the main style's face (the page's sliders are its directions) wearing a hat or glasses (``studio.steers``)."""
+        r = self.studio.check_recipe(recipe)
+        return r.spec.get("style", DEFAULT_STYLE) == self.form.main and self.studio.steers(r)
+
     @_user_errors
-    def show_steer(self, recipe: str) -> dict:
-        """The hat & glasses colour picker shown only where it colours something: on a style with slider
-        directions, and a face that wears a hat or glasses (``studio.steers``)."""
+    def show_steer(self, recipe: str) -> list[dict]:
+        """The hat & glasses colour picker and the sliders shown only where they colour something (``steers``);
+        the picker showing the colour the face's hat or glasses has now."""
         r = self.studio.check_recipe(F.text("recipe", recipe))
-        main = r.spec.get("style", DEFAULT_STYLE) == self.form.main        # the page's sliders are the main style's
-        return gr.update(visible=main and self.studio.steers(r))
+        shown = self.steers(r)
+        picker = gr.update(visible=True, value=self.studio.steered_color(r)) if shown else gr.update(visible=False)
+        return [picker] + [gr.update(visible=shown) for _ in self.sliders]
 
     @_user_errors
     def use_background(self, color: str) -> str:
@@ -343,7 +350,8 @@ class Designer:
             return self.form_of(text(), lang)
         except (ValueError, TypeError) as e:             # ValueError covers JSON and unicode errors
             lang = _known(lang)
-            self.warn(lang, f"{self.labels.ui(lang, 'recipe_error')}: {self.say(e, lang)}")
+            ui = functools.partial(self.labels.ui, lang)
+            self.warn(lang, f"{ui('recipe_error')}{ui('lead_separator')}{self.say(e, lang)}")
             return None
 
     @_user_errors
@@ -563,10 +571,11 @@ class Designer:
                         gr.HTML("", html_template=SWATCH_HTML, js_on_load=SWATCH_JS, elem_id=f"swatches-{name}",
                                 **self.swatch_props(lang, name)),
                         functools.partial(self.swatch_props, name=name))
+            steers = bool(self.sliders) and self.steers(self.form.start)   # (the sliders below show with it)
             if self.sliders:       # a colour the vocabulary does not condition, reached through the sliders
                 w["steer"] = self._t(gr.ColorPicker(self.studio.steered_color(self.form.start), label=ui("steer_color"),
                                                     info=ui("steer_color_info"), elem_id="steer-color",
-                                                    visible=self.studio.steers(self.form.start)),
+                                                    visible=steers),
                                      label="steer_color", info="steer_color_info")
         with self._t(gr.Accordion(ui("latent")), label="latent"):
             with gr.Row(equal_height=True):
@@ -576,9 +585,10 @@ class Designer:
             w["truncation"] = self._t(gr.Slider(*TRUNCATION_RANGE, value=start["truncation"], step=0.05,
                                                 label=ui("creativity"), info=ui("creativity_info"),
                                                 elem_id="creativity"), label="creativity", info="creativity_info")
-            for s in self.sliders:
+            for i, s in enumerate(self.sliders):      # shown with the picker (show_steer)
                 w[f"slider:{s}"] = self._tf(
-                    gr.Slider(*SLIDER_RANGE, value=0.0, step=0.1, label=self.labels.slider(lang, s)),
+                    gr.Slider(*SLIDER_RANGE, value=0.0, step=0.1, label=self.labels.slider(lang, s),
+                              visible=steers, elem_id=f"slider-{i}"),
                     functools.partial(lambda s, lang: {"label": self.labels.slider(lang, s)}, s))
 
     def _attribute_dropdown(self, attribute: str, start: dict, lang: str) -> None:
@@ -747,8 +757,9 @@ class Designer:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(said(self.use_swatch), [lang, w[f"swatches:{name}"]],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **quick))
-        if "steer" in w:       # shown where it colours something, as the design changes (style, hair, glasses, seed)
-            recipe.change(said(self.show_steer), [lang, recipe], w["steer"], show_progress="hidden", **quick)
+        if "steer" in w:       # shown where they colour something, as the design changes (style, hair, glasses, seed)
+            recipe.change(said(self.show_steer), [lang, recipe], [w["steer"], *(w[f"slider:{s}"] for s in self.sliders)],
+                          show_progress="hidden", **quick)
             for event in (w["steer"].input, w["steer"].blur):
                 then_step(event(said(self.steer), [lang, w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
                                 trigger_mode="always_last", **quick))
@@ -801,6 +812,7 @@ class Designer:
         """Form values as updates that show the controls of their style: its choices, the rest hidden."""
         style = self.form.style_of(values)
         has = self.studio.style_controls(style)
+        steers = self.steers(self.form.recipe_of(values))
         out = []
         for field, value in zip(self.fields, values):
             kind, _, name = field.partition(":")
@@ -808,8 +820,8 @@ class Designer:
                 out.append(gr.update(value=value, choices=self.choices(lang, name, style), visible=name in has))
             elif kind in ("any", "color"):
                 out.append(gr.update(value=value, visible=name in has))
-            elif kind == "slider":       # the sliders are the main style's directions
-                out.append(gr.update(value=value, visible=style == self.form.main))
+            elif kind == "slider":       # the main style's directions, where they colour something
+                out.append(gr.update(value=value, visible=steers))
             else:
                 out.append(value)
         return out

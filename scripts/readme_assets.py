@@ -1,11 +1,12 @@
-"""README pictures from shipped weights: a sheet of avatars and a screenshot of the app.
+"""README pictures from shipped weights: a sheet of avatars and screenshots of the app.
 
 Example:
     python -m scripts.readme_assets --weights weights/avatar-studio --out assets
 
 The sheet is 4 x 8 avatars with every attribute left "any" (seeds 0..31). With several styles
-loaded, styles.png shows the same 8 people in every style (a row each). The screenshot launches
-the app on 127.0.0.1 and photographs it in Debian's chromium (Playwright).
+loaded, styles.png shows the same 8 people in every style (a row each). The screenshots
+(``SHOTS``) launch the app on 127.0.0.1 and photograph it in Debian's chromium (Playwright) at
+1440x900 and 390x844, in English and 中文 (install fonts-noto-cjk first, or 中文 shows as boxes).
 """
 from __future__ import annotations
 
@@ -45,12 +46,26 @@ def style_sheet(studio: AvatarStudio, path: Path, people: int = 8, size: int = 1
     out.save(path)
 
 
-SHOTS = {"screenshot.png": ({"width": 1440, "height": 900}, "en"),          # desktop, English
-         "screenshot-phone.png": ({"width": 390, "height": 844}, "zh")}     # phone, 中文 (CJK fonts needed)
+def every_choice(page) -> None:
+    """The "Every choice" tab (中文) with its pictures, scrolled to sit under the avatar pinned on top."""
+    page.get_by_role("tab", name="逐一试试").click()
+    page.click("#show-all")
+    page.wait_for_function("() => document.querySelectorAll('#preview .caption-label').length > 4")
+    page.wait_for_timeout(1500)
+    page.evaluate("() => window.scrollBy(0, document.querySelector('#tools').getBoundingClientRect().top"
+                  " - document.querySelector('#avatar-col').getBoundingClientRect().bottom - 8)")
+    page.wait_for_timeout(800)
+
+
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+# file -> (viewport, language, what to do before the picture); 中文 needs CJK fonts (fonts-noto-cjk)
+SHOTS = {"screenshot.png": (DESKTOP, "en", None),
+         "screenshot-phone.png": (PHONE, "zh", None),
+         "screenshot-phone-tools.png": (PHONE, "zh", every_choice)}
 
 
 def screenshot(studio: AvatarStudio, folder: Path, shots: dict = SHOTS) -> list[Path]:
-    """The page photographed at each (viewport, language) of ``shots``, after its first render."""
+    """The page photographed at each (viewport, language, action) of ``shots``, after its first render."""
     from playwright.sync_api import sync_playwright
     demo = build_demo(studio)
     _, url, _ = launch(demo, server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
@@ -58,18 +73,22 @@ def screenshot(studio: AvatarStudio, folder: Path, shots: dict = SHOTS) -> list[
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for name, (viewport, lang) in shots.items():
-                page = browser.new_page(viewport=viewport)
+            for name, (viewport, lang, action) in shots.items():
+                context = browser.new_context(viewport=viewport, has_touch=viewport["width"] < 768)
+                page = context.new_page()
                 page.set_default_timeout(60_000)
                 page.goto(url)
                 page.wait_for_function("() => new URLSearchParams(location.search).get('r')")
                 if lang == "zh":
                     page.click('#language label:has-text("中文")')
                     page.get_by_text("你的头像").first.wait_for()
+                page.evaluate("() => document.fonts.ready")
                 page.wait_for_timeout(1500)
+                if action:
+                    action(page)
                 page.screenshot(path=str(folder / name), full_page=False)
                 written.append(folder / name)
-                page.close()
+                context.close()
             browser.close()
     finally:
         demo.close()

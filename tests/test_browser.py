@@ -209,7 +209,9 @@ def test_the_avatar_stays_in_view_while_editing(sized, app_url):
     page.goto(app_url)
     image_src(page)
     assert in_view(page, "#avatar img")                         # on a phone: on top, not 1,870 px down
-    page.locator("#creativity").scroll_into_view_if_needed()   # deep in the controls
+    page.locator("#creativity").scroll_into_view_if_needed()   # deep in the controls: the last one when the
+    page.wait_for_timeout(200)                                  # hat & glasses sliders are hidden
+    assert in_view(page, "#avatar img")
     page.locator("#swatches-skin_color").scroll_into_view_if_needed()
     page.wait_for_timeout(200)
     assert in_view(page, "#avatar img")
@@ -345,6 +347,59 @@ def test_the_hat_and_glasses_colour_picker_shows_with_a_hat_and_sets_the_sliders
             break
         page.wait_for_timeout(100)
     assert shown_recipe(page)["sliders"]                        # the picked colour is slider values in the recipe
+
+
+def test_the_sliders_show_with_the_hat_and_glasses_picker_only(sized, app_url, studio):
+    """Issue 14: the slider directions colour hats and glasses; on a face with neither they are hidden too."""
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    shown = ("() => [...document.querySelectorAll('#controls-col input[type=range]')]"      # every slider but creativity
+             ".filter(e => !e.closest('#creativity') && e.getClientRects().length).length")
+    pick(page, "hair", "Bob")                                     # no hat, and the first face wears no glasses
+    page.locator("#steer-color").wait_for(state="hidden")
+    page.wait_for_function(f"() => ({shown})() === 0")
+    pick(page, "hair", "Hijab")
+    page.locator("#steer-color").wait_for(state="visible")
+    page.wait_for_function(f"n => ({shown})() === n", arg=len(studio.sliders))
+    to_chinese(page)
+    page.get_by_text("帽子颜色").first.wait_for()                  # named by what they change, in 中文 too
+
+
+def language_options_fit(page) -> None:
+    """Both options of the language choice wholly inside its box and the screen (no 中文 cut off)."""
+    cut = page.evaluate("""() => { const box = document.querySelector('#language');
+        const clip = box.parentElement.getBoundingClientRect(), own = box.getBoundingClientRect();
+        return [...box.querySelectorAll('label')].map(l => [l.textContent.trim(), l.getBoundingClientRect()])
+            .filter(([_, r]) => r.left < Math.max(clip.left, own.left, 0) - 0.5
+                || r.right > Math.min(clip.right, own.right, window.innerWidth) + 0.5)
+            .map(([t, r]) => [t, r.left, r.right, clip.left, clip.right]); }""")
+    assert not cut, cut
+
+
+def test_the_avatars_buttons_are_one_row_of_one_height(sized, app_url):
+    """Randomise all / Reset to any / Undo / Redo: on a phone the first two wrap to two lines; all four keep one height."""
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    for lang in ("en", "zh"):
+        if lang == "zh":
+            to_chinese(page)
+            page.get_by_role("button", name="撤销").wait_for()
+        boxes = [b.bounding_box() for b in page.locator("#avatar-buttons button").all()]
+        assert len(boxes) == 4 and len({round(b["height"]) for b in boxes}) == 1 and len({round(b["y"]) for b in boxes}) == 1, boxes
+        assert all(b["x"] >= 0 and b["x"] + b["width"] <= page.viewport_size["width"] for b in boxes), boxes
+
+
+def test_the_language_choice_shows_both_options_whole(sized, app_url):
+    page = sized
+    page.goto(app_url)
+    image_src(page)
+    language_options_fit(page)
+    to_chinese(page)
+    language_options_fit(page)
+    box = page.locator("#language").bounding_box()
+    assert box["height"] <= 110, box                              # one compact row, not half a phone screen
 
 
 def test_a_live_error_is_said_in_chinese_under_a_chinese_title(page, app_url):

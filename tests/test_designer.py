@@ -114,7 +114,7 @@ def test_a_bad_recipe_is_one_warning_and_leaves_the_form_alone(designer, monkeyp
     assert len(said) == 5 and all(s.startswith("This recipe could not be opened: ") for s in said)
     assert "hair" in said[2] and "bob" in said[2]
     designer.open_recipe("{oops", "zh")
-    assert said[-1].startswith("无法打开这个配方") and titles == ["Warning"] * 5 + ["注意"]   # the toast's title too
+    assert said[-1].startswith("无法打开这个配方：") and titles == ["Warning"] * 5 + ["注意"]   # the toast's title too
     for junk in [(None, "en"), ("x" * 100_000, "en"), ("{}", "fr")]:         # not from the page: an error
         with pytest.raises(gr.Error):
             designer.open_recipe(*junk)
@@ -219,6 +219,21 @@ def test_the_shipped_sliders_change_hats_and_glasses_and_nothing_else(shipped_st
     for name, kinds in report.items():
         assert kinds["no hat, no glasses"]["changed_share"] < 0.002, (name, kinds)
         assert kinds["hat, no glasses"]["changed_share"] > 0.05 and kinds["no hat, glasses"]["changed_share"] > 0.01
+
+
+def test_the_sliders_show_only_where_they_colour_something_with_the_picker(designer, studio):
+    """Issue 14: the three slider directions showed on every face; like the hat & glasses picker, they show only
+    on a face that wears a hat or glasses (on any other, 0.0% of its pixels move)."""
+    def shown(spec):
+        return [u["visible"] for u in designer.show_steer(studio.full_recipe({"seed": 3, "spec": spec}).to_json())]
+    n = 1 + len(studio.sliders)                                           # the picker, then each slider
+    assert shown({"hair": "hijab", "accessories": "none"}) == [True] * n
+    assert shown({"hair": "bob", "accessories": "round"}) == [True] * n
+    assert shown({"hair": "bob", "accessories": "none"}) == [False] * n
+    hat = studio.full_recipe({"seed": 3, "spec": {"hair": "hijab"}})      # the picker shows the hat's colour now
+    assert designer.show_steer(hat.to_json())[0]["value"] == studio.steered_color(hat)
+    start = studio.steers(designer.form.start)                            # the page starts as the first face
+    assert [designer.w[f"slider:{s}"].visible for s in studio.sliders] == [start] * len(studio.sliders)
 
 
 def test_every_colour_has_swatches_named_in_both_languages(designer, studio):

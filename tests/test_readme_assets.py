@@ -1,10 +1,17 @@
-"""The README's pictures: the sheet of the same people in every style (scripts/readme_assets.py)."""
+"""The README's pictures (scripts/readme_assets.py): the sheet of the same people in every style, and the
+screenshots: each one there, small, at its screen's size."""
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from scripts.readme_assets import style_sheet
+from scripts.readme_assets import SHOTS, style_sheet
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_style_sheet_shows_the_same_people_in_every_style(styled_studio, tmp_path):
@@ -22,3 +29,17 @@ def test_the_style_sheet_shows_the_same_people_in_every_style(styled_studio, tmp
             cell = sheet[row * 32:(row + 1) * 32, 80 + i * 32:80 + (i + 1) * 32]
             assert np.array_equal(cell, np.asarray(want)), (style, i)
     assert sheet[:, :80].min() < 200, "each row names its style"
+
+
+def test_every_readme_picture_is_there_and_small():
+    pictures = set(re.findall(r"\]\((assets/[^)]+\.png)\)|src=\"(assets/[^\"]+\.png)\"", README))
+    paths = {p for pair in pictures for p in pair if p}
+    assert paths
+    for path in paths:
+        assert (ROOT / path).stat().st_size < 1024 * 1024, path          # (every shipped file < 10 MiB; these < 1)
+
+
+def test_the_readme_shows_every_screenshot_at_its_screen_size():
+    for name, (viewport, _, _) in SHOTS.items():
+        assert f"assets/{name}" in README, name
+        assert Image.open(ROOT / "assets" / name).size == (viewport["width"], viewport["height"]), name

@@ -108,7 +108,7 @@ def test_the_hat_and_glasses_picker_shows_only_where_it_colours_something(page, 
     """Defect 6: the picker steers the colour of hats and glasses (the main style's slider directions):
     hidden on a bare head without glasses, and in a style whose generator has no such directions."""
     def shown(spec, seed=3):
-        return page.show_steer(styled_studio.full_recipe({"seed": seed, "spec": spec}).to_json())["visible"]
+        return page.show_steer(styled_studio.full_recipe({"seed": seed, "spec": spec}).to_json())[0]["visible"]
     assert shown({"hair": "hijab", "accessories": "none"}) is True               # a hat ("covered" hair)
     assert shown({"hair": "bob", "accessories": "round"}) is True                # glasses
     assert shown({"hair": "bob", "accessories": "sunglasses"}) is True

@@ -186,7 +186,7 @@ def test_open_recipe_from_paste_file_and_url(designer, studio, tmp_path, monkeyp
     path.write_text(text)
     assert designer.open_file(str(path)) == form
     skipped = [gr.skip() for _ in designer.fields]
-    for content, words in ((" " * 20_000 + text, "too large"), (b"\xff\xfe{", "utf-8")):
+    for content, words in ((" " * 20_000 + text, "too large"), (b"\xff\xfe{", "not UTF-8 text")):
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         with pytest.warns(UserWarning, match=words):                # one toast; the form stays as it is
             assert designer.open_file(str(path)) == skipped
