@@ -202,7 +202,7 @@ def test_the_route_refuses_bad_requests_naming_the_field_in_the_pages_language(a
         refused(ask(http, app.url, good[:-1], lang="zh"), 422, "values 必须是", str(len(d.fields)))
         junk = [[1, [2]]] * len(good)                                       # junk values: the form's own checks
         refused(ask(http, app.url, [None] * len(good)), 422, "must be true or false, got 'None'")
-        refused(ask(http, app.url, junk, lang="zh"), 422, "发色必须是“是”或“否”")
+        refused(ask(http, app.url, junk, lang="zh"), 422, "发色（任意）必须是“是”或“否”")
         refused(ask(http, app.url, good, colour="red"), 422, "unknown key 'colour'", "page, values")
         refused(ask(http, app.url, good, page="<script>"), 422, "page must be 1 to 64")
         refused(ask(http, app.url, good, lang="fr"), 422, "lang must be one of: en, zh", "'fr'")
