@@ -20,8 +20,15 @@ NEW = ("adventurer", "big-smile", "micah")
 def test_each_style_has_a_stage_list_that_ends_in_its_weights_folder(style):
     data = read_stages(style_stages(style))
     assert data["model"] == f"avatar-studio-{style}@1" and data["style"] == style
-    progress = Path(__file__).resolve().parent.parent / "train" / "styles" / "progress" / style
-    if warm_start.is_pack(progress):  # a stage ran part-way: its checkpoint is packed to go on from
+    root = Path(__file__).resolve().parent.parent
+    progress = root / "train" / "styles" / "progress" / style
+    shipped = root / train_styles.weights_folder(style)
+    if shipped.exists():  # trained: the about says which steps of which stages made the shipped weights
+        record = json.loads((shipped / "training.json").read_text())
+        assert "SHIPPED" in data["about"] and f"step {record['step']} " in data["about"]
+        assert json.loads((shipped / "config.json").read_text())["name"] == data["model"].split("@")[0]
+        assert not progress.exists(), "a shipped style's progress pack goes"
+    elif warm_start.is_pack(progress):  # a stage ran part-way: its checkpoint is packed to go on from
         assert "IN PROGRESS" in data["about"] and f"--init-from train/styles/progress/{style}" in data["about"]
         packed = warm_start.load(progress)  # checksum checked
         assert packed["generator_config"]["vocabulary"]["style"] == style
