@@ -525,17 +525,24 @@ def test_a_stage_list_that_warm_starts_from_nowhere_is_refused(tmp_path):
         read_stages(tmp_path / "stages.json")
 
 
-def test_the_model_card_carries_the_version_history(tmp_path):
-    """The README's version history lives in the model card: write_model_card renders train/history.md."""
+SHIPPED_MAIN = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
+
+
+def regenerated_main_card(tmp_path: Path) -> str:
+    """The shipped model's card written again from its config, training and evaluation files."""
     import shutil
     from train.model_card import write_model_card
-    shipped = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
-    folder = tmp_path / "w"
+    folder = tmp_path / "avatar-studio"
     folder.mkdir()
     for name in ("config.json", "training.json", "evaluation.json"):
-        shutil.copy(shipped / name, folder / name)
+        shutil.copy(SHIPPED_MAIN / name, folder / name)
     write_model_card(folder)
-    card = (folder / "README.md").read_text()
+    return (folder / "README.md").read_text().replace(str(folder), "weights/avatar-studio")
+
+
+def test_the_model_card_carries_the_version_history(tmp_path):
+    """The README's version history lives in the model card: write_model_card renders train/history.md."""
+    card = regenerated_main_card(tmp_path)
     assert "## Version history" in card and "### @3 -> @4" in card
     assert card.index("## Evaluation") < card.index("## Version history")
 
@@ -543,16 +550,7 @@ def test_the_model_card_carries_the_version_history(tmp_path):
 def test_the_main_model_card_is_written_whole_from_its_files(tmp_path):
     """Regenerating the shipped card gives the shipped card: its upsampler section and version history
     come from train/upsampler.md and train/history.md (the upsampler section was once lost that way)."""
-    import shutil
-    from train.model_card import write_model_card
-    shipped = Path(__file__).resolve().parent.parent / "weights" / "avatar-studio"
-    folder = tmp_path / "avatar-studio"
-    folder.mkdir()
-    for name in ("config.json", "training.json", "evaluation.json"):
-        shutil.copy(shipped / name, folder / name)
-    write_model_card(folder)
-    card = (folder / "README.md").read_text().replace(str(folder), "weights/avatar-studio")
-    assert card == (shipped / "README.md").read_text()
+    assert regenerated_main_card(tmp_path) == (SHIPPED_MAIN / "README.md").read_text()
 
 
 def test_a_style_card_names_its_style_artwork_and_licence_and_nothing_of_avataaars(two_styles, tmp_path):
