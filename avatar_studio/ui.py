@@ -109,6 +109,13 @@ TOAST_JS = ("() => { const titles = TITLES; const lang = () => { const c = docum
             "document.querySelectorAll('.toast-title').forEach(el => el.childNodes.forEach(n => { "
             "if (n.nodeType !== 3) return; const k = n.data.trim(); if (t[k] && t[k] !== k) n.data = n.data.replace(k, t[k]); "
             "})); }; new MutationObserver(name).observe(document.body, {subtree: true, childList: true, characterData: true}); }")
+# The style picker's thumbnails (the face in every style: a render a style, then a file each to fetch) follow the
+# design once it has been still for STILL_MS, by a click on their hidden trigger: in a run of changes they would be
+# made and fetched for every one, beside each change's live picture on a 2-core server (benchmarks.browser).
+STILL_MS = 500
+THUMBNAILS_JS = ("() => { const s = window.__avatarThumbs || (window.__avatarThumbs = {}); clearTimeout(s.timer); "
+                 "s.timer = setTimeout(() => { const b = document.querySelector('#style-refresh'); "
+                 f"if (b) b.click(); }}, {STILL_MS}); }}")
 STORED_JS = ("() => { const q = new URLSearchParams(window.location.search); let s = '', lang = 'en'; "
              "try { s = localStorage.getItem('avatar-studio:r') || ''; "
              "lang = localStorage.getItem('avatar-studio:lang') || 'en'; } catch (e) {} "
@@ -250,6 +257,13 @@ class Designer:
         r, webp = self.live.picture(values)
         image = inline_image(webp, f"avatar-{r.seed}-live.webp")
         return image, r.to_json(), F.share_code(r.to_json()), self.form.match_expression(r.spec), F.push(history, r.to_json())
+
+    @_user_errors
+    def step_and_steer(self, history: dict, *values: Any) -> tuple:
+        """``step``'s outputs and then ``show_steer``'s for its recipe: the page's one event a change (the picker
+        and sliders as a second event, on the recipe's change, were a second queue round trip every change)."""
+        out = self.step(history, *values)
+        return (*out, *self.show_steer(out[1]))
 
     @_user_errors
     def download(self, *values: Any) -> str:
@@ -733,8 +747,10 @@ class Designer:
         history, recipe, lang = w["history"], w["recipe"], w["lang"]
         quick = self._on_avatar(QUICK)
         said = self.in_language             # a handler taking no language: its errors in the page's, given first
-        step = {"fn": said(self.step), "inputs": [lang, history, *form],
-                "outputs": [w["image"], recipe, w["code"], w["expression"], history],
+        # the step, and where the hat & glasses picker is, the picker and sliders shown as they colour something
+        steer = [w["steer"], *(w[f"slider:{s}"] for s in self.sliders)] if "steer" in w else []
+        step = {"fn": said(self.step_and_steer if steer else self.step), "inputs": [lang, history, *form],
+                "outputs": [w["image"], recipe, w["code"], w["expression"], history, *steer],
                 "show_progress": "minimal", "postprocess": False, **self._on_avatar(SLOW)}
 
         def then_step(event):
@@ -757,9 +773,7 @@ class Designer:
             if f"swatches:{name}" in w:
                 then_step(w[f"swatches:{name}"].click(said(self.use_swatch), [lang, w[f"swatches:{name}"]],
                                                       [w[f"color:{name}"], w[f"any:{name}"]], **quick))
-        if "steer" in w:       # shown where they colour something, as the design changes (style, hair, glasses, seed)
-            recipe.change(said(self.show_steer), [lang, recipe], [w["steer"], *(w[f"slider:{s}"] for s in self.sliders)],
-                          show_progress="hidden", **quick)
+        if steer:
             for event in (w["steer"].input, w["steer"].blur):
                 then_step(event(said(self.steer), [lang, w["steer"], *form], [w[f"slider:{s}"] for s in self.sliders],
                                 trigger_mode="always_last", **quick))
@@ -858,6 +872,7 @@ class Designer:
                                                     height=170, allow_preview=False, label=self.labels.ui(lang, "style_info"),
                                                     elem_id="style-thumbnails"), label="style_info")
             if multi:
+                w["style_refresh"] = gr.Button(elem_id="style-refresh", elem_classes=["out-of-sight"])   # THUMBNAILS_JS
                 w["style"] = self._tf(gr.Radio(self.style_choices(lang), value=start["style"], show_label=False,
                                                elem_id="style"), lambda lang: {"choices": self.style_choices(lang)})
 
@@ -874,7 +889,8 @@ class Designer:
         w, quick = self.w, self._on_avatar(QUICK)
         then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick))
         then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **quick))
-        w["recipe"].change(self.style_thumbnails, [w["recipe"], w["lang"]], w["style_gallery"], **HEAVY)
+        w["recipe"].change(None, None, None, js=THUMBNAILS_JS, api_visibility="private")
+        w["style_refresh"].click(self.style_thumbnails, [w["recipe"], w["lang"]], w["style_gallery"], **HEAVY)
         w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick)
 
     def _on_avatar(self, settings: dict) -> dict:

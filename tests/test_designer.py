@@ -328,7 +328,7 @@ def test_every_page_event_gets_the_pages_language_for_its_errors(studio):
                 and getattr(f.fn, "says_errors", False)]
     assert len(speaking) >= 20
     assert [f.fn.__name__ for f in speaking if lang not in f.inputs] == []
-    step = next(f for f in speaking if f.fn.__name__ == "step")
+    step = next(f for f in speaking if f.fn.__name__ == "step_and_steer")   # the live step (with the picker's outputs)
     seed_error = values(d, {"seed": 1, "spec": {}}, seed=-4)
     with pytest.raises(gr.Error) as zh:
         step.fn("zh", dict(EMPTY_HISTORY), *seed_error)                 # as Gradio calls it: the page's language first
@@ -447,5 +447,5 @@ def test_events_show_progress_on_the_avatar_not_on_the_form(studio):
         targets = set(dep.get("show_progress_on") or dep["outputs"])
         assert not targets & form, dep["api_name"]
         assert not any(kinds[t] in ("accordion", "tabitem", "tabs", "row", "column") for t in targets), dep["api_name"]
-    step = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "step")
+    step = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "step_and_steer")
     assert not step.postprocess             # the live picture goes out inline, as step made it

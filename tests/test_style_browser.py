@@ -1,13 +1,16 @@
 """The style picker in Debian's chromium (Playwright), on the tiny two-style studio."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from urllib.parse import quote
 
 import pytest
+from PIL import Image
 
 from avatar_studio import form as F
+from avatar_studio.ui import STILL_MS, Designer
 from tests.test_browser import ARGS, CHROMIUM, TIMEOUT, served
 
 pytestmark = [pytest.mark.browser,
@@ -58,6 +61,51 @@ def test_picking_a_style_keeps_the_person_and_shows_its_controls(page, styled_ur
     page.wait_for_function("() => [...document.querySelectorAll('#style-thumbnails .caption-label')]"
                            ".map(c => c.textContent.trim()).join() === '经典卡通,大笑脸'")
     assert not page.locator("#steer-color").is_visible()          # big-smile: no hat & glasses colour to steer
+
+
+# the page's clock of each design shown (LINK_JS puts its ?r= link in the address bar) and of each time the
+# thumbnails are asked for (a queue/join of the event on their hidden trigger, #style-refresh)
+WATCH_THUMBNAILS_JS = """(() => { window.__designs = []; window.__thumbnails = [];
+  const replace = history.replaceState.bind(history);
+  history.replaceState = (...a) => { if (String(a[2]).includes('?r=')) window.__designs.push(performance.now());
+    return replace(...a); };
+  const fetched = window.fetch.bind(window);
+  window.fetch = (url, init) => { try { if (String(url).includes('queue/join') && init && init.body) {
+      const c = window.gradio_config, fn = JSON.parse(init.body).fn_index;
+      const trigger = c.components.find((x) => x.props.elem_id === 'style-refresh').id;
+      if (c.dependencies.find((d) => d.id === fn).targets.some((t) => t[0] === trigger))
+        window.__thumbnails.push(performance.now()); } } catch (e) {}
+    return fetched(url, init); }; })();"""
+
+
+def test_the_thumbnails_follow_the_design_once_it_is_still_and_show_the_last_face(page, styled_url, styled_studio):
+    """A run of changes (each as soon as the last one's picture is shown, as benchmarks.browser makes them)
+    asks for the thumbnails only once the design has been still for STILL_MS: not once a change, and then
+    they are the face the page ends on."""
+    page.add_init_script(WATCH_THUMBNAILS_JS)
+    page.goto(f"{styled_url}/?recipe={quote(json.dumps({'seed': 5, 'spec': {'hair': 'bob'}}))}")
+    page.wait_for_selector("#style-thumbnails img")
+    page.wait_for_timeout(STILL_MS + 500)
+    start = page.evaluate("() => performance.now()")
+    for seed in range(100, 106):
+        before = page.get_attribute("#avatar img", "src")
+        page.fill("#seed input", str(seed))
+        page.press("#seed input", "Enter")
+        page.wait_for_function("s => document.querySelector('#avatar img')?.src !== s", arg=before)
+    last = link_recipe(page, lambda r: r["seed"] == 105)
+    page.wait_for_function("t => window.__thumbnails.some((at) => at > t)", arg=start)
+    page.wait_for_timeout(STILL_MS + 500)
+    designs, asked = page.evaluate("t => [window.__designs, window.__thumbnails].map((l) => l.filter((at) => at > t))",
+                                   start)
+    for at in asked:                                              # each only after STILL_MS without a new design
+        assert at - max(d for d in designs if d < at) >= STILL_MS - 20, (designs, asked)
+    assert len(designs) >= 6 and 1 <= len(asked) < len(designs) and asked[-1] > designs[-1], (designs, asked)
+    expected = Designer(styled_studio).style_thumbnails(json.dumps(last), "en")
+    page.wait_for_function("n => document.querySelectorAll('#style-thumbnails img').length === n", arg=len(expected))
+    shown = [page.request.get(page.evaluate("(i) => document.querySelectorAll('#style-thumbnails img')[i].src", i))
+             for i in range(len(expected))]
+    for answer, (picture, _) in zip(shown, expected):
+        assert Image.open(io.BytesIO(answer.body())).convert("RGBA").tobytes() == picture.convert("RGBA").tobytes()
 
 
 def link_recipe(page, wanted, seconds: float = 30.0) -> dict:
