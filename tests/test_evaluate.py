@@ -216,3 +216,19 @@ def test_big_smile_needs_the_disjoint_fd_baseline():
     feats = lambda images: torch.tensor(np.stack([im[::4, ::4].reshape(-1) for im in images]) / 255.0)  # noqa: E731
     assert evaluate.frechet_distance(feats(real), feats(again)) == pytest.approx(0.0, abs=1e-4)
     assert evaluate.frechet_distance(feats(real), feats(disjoint)) > 0.01
+
+
+def test_the_fd_bar_leaves_a_paired_baseline_too_small_to_measure():
+    """The bar reads the paired FD baseline (other unlabelled choices) unless it is under 1% of the disjoint
+    one: figures of the first micah and adventurer evaluations (n=2000, each style's own judge)."""
+    block = evaluate.fd_block
+    micah = block(46.004, 5.752, "other unlabelled choices"), block(147.198, 110.372, "disjoint real sample")
+    adventurer = block(178.375, 0.043, "other unlabelled choices"), block(342.472, 175.717, "disjoint real sample")
+    big_smile = block(152.5, 0.0, "other unlabelled choices"), block(152.5, 61.2, "disjoint real sample")
+    assert evaluate.bar_baseline(*micah) is micah[0]            # 5% of the disjoint: the paired one counts
+    assert evaluate.bar_baseline(*adventurer) is adventurer[1]  # 0.02%: the disjoint one
+    assert evaluate.bar_baseline(*big_smile) is big_smile[1]
+    bars = lambda fd: evaluate.check_bars({  # noqa: E731
+        "frechet_distance": fd, "conditioning_accuracy": {}, "color_error": {},
+        "edit_consistency": {"ratio": 1.0}, "diversity": {}})["frechet_distance"]["met"]
+    assert not bars(evaluate.bar_baseline(*micah)) and bars(evaluate.bar_baseline(*adventurer))
