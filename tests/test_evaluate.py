@@ -131,10 +131,11 @@ def test_evaluate_writes_every_figure(tiny_weights, tiny_data, tiny_classifier, 
     assert set(r["edit_consistency"]["per_attribute"]) == set(vocab.categorical)
     fd = r["frechet_distance"]
     assert fd["generated"] > 0 and fd["real_baseline"] >= 0
-    assert set(fd) == {"generated", "real_baseline", "ratio", "baseline", "disjoint"}
+    assert set(fd) == {"generated", "real_baseline", "ratio", "baseline", "disjoint", "paired"}
     assert fd["baseline"] == "other unlabelled choices"  # avataaars has unlabelled parts: today's baseline
-    dj = fd["disjoint"]
+    dj, pr = fd["disjoint"], fd["paired"]
     assert dj["baseline"] == "disjoint real sample" and dj["generated"] > 0 and dj["real_baseline"] > 0
+    assert pr == {k: fd[k] for k in pr} and pr["baseline"] == "other unlabelled choices"  # both blocks, always
     assert set(r["diversity"]) == {"hair", "outfit"}
     assert all(0 <= v["generated"] <= 1 for v in r["diversity"].values())
     assert r["ms_per_avatar"]["median"] > 0 and r["ms_per_avatar"]["runs"] == 3

@@ -28,6 +28,9 @@ def test_each_style_has_a_stage_list_that_ends_in_its_weights_folder(style):
         assert "SHIPPED" in data["about"] and f"step {record['step']} " in data["about"]
         assert json.loads((shipped / "config.json").read_text())["name"] == data["model"].split("@")[0]
         assert not progress.exists(), "a shipped style's progress pack goes"
+        evaluation = json.loads((shipped / "evaluation.json").read_text())  # measured on its own held-out renders
+        assert evaluation["pass"]["all"] and evaluation["n"] == 2000 and evaluation["style"] == style
+        assert evaluation["classifier"]["folder"] == f"runs/{style}/judge"
     elif warm_start.is_pack(progress):  # a stage ran part-way: its checkpoint is packed to go on from
         assert "IN PROGRESS" in data["about"] and f"--init-from train/styles/progress/{style}" in data["about"]
         packed = warm_start.load(progress)  # checksum checked

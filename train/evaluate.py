@@ -244,7 +244,7 @@ def evaluate(weights: Path, data: Path, train_data: Path | None = None, n: int =
                        "train_seconds": meta.get("seconds")},
         "conditioning_accuracy": {k: _pair(acc_gen["accuracy"][k], acc_real["accuracy"][k]) for k in names},
         "color_error": {k: _pair(acc_gen["color_error"][k], acc_real["color_error"][k]) for k in vocab.colors},
-        "frechet_distance": {**bar_baseline(fd_other, fd_disjoint), "disjoint": fd_disjoint},
+        "frechet_distance": {**bar_baseline(fd_other, fd_disjoint), "disjoint": fd_disjoint, "paired": fd_other},
         "edit_consistency": {
             **_pair(float(ok_gen.float().mean()), float(ok_real.float().mean())),
             "per_attribute": {k: _pair(float(ok_gen[attr == a].float().mean()) if (attr == a).any() else 0.0,
@@ -299,6 +299,10 @@ def report(r: dict) -> str:
     dj = fd["disjoint"]
     lines.append(f"  {'vs a disjoint real sample':26s} {dj['generated']:9.3f} {dj['real_baseline']:7.3f} "
                  f"{dj['ratio'] or 0:7.3f}")
+    if "paired" in fd:  # evaluations before 2026-12-01 have no paired block of their own
+        pr = fd["paired"]
+        lines.append(f"  {'vs other unlabelled choices':26s} {pr['generated']:9.3f} {pr['real_baseline']:7.3f} "
+                     f"{pr['ratio'] or 0:7.3f}")
     lines.append(f"{'edit consistency':28s} {ed['generated']:9.4f} {ed['real']:7.4f} {ed['ratio'] or 0:7.3f}")
     for k, v in r["diversity"].items():
         lines.append(f"{'diversity ' + k:28s} {v['generated']:9.4f} {v['real']:7.4f}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from train import styles
+
 CARD = """---
 {license_meta}
 library_name: pytorch
@@ -108,6 +110,10 @@ lines that DiceBear's own render has; the main style's learned upsampler does no
 """
 
 
+# a style's earlier stages may have run elsewhere (a lent GPU: scripts.gpu_lease); its stage list's about says where
+HARDWARE_SCOPE = {"main": "", "style": " of the last stage (where each stage ran: Reproduce, below)"}
+
+
 def write_model_card(folder: Path) -> None:
     """README.md of a weights folder, from its own files: the style's name and artwork credit (config's
     vocabulary), training record, evaluation; the main model's hand-written sections (train/upsampler.md,
@@ -127,7 +133,7 @@ def write_model_card(folder: Path) -> None:
     tc = flat_train_config(training.get("train_config", {}))
     command = _train_command(tc)
     metrics = training.get("last_metrics", {})
-    unlabelled = vocabulary.get("unlabelled") or {}
+    unlabelled = vocabulary.get("unlabelled") or ({} if main else styles.vocabulary(style)["unlabelled"])
     codes = training.get("codes", "encoder")
     codes_text = (CODES[codes] if main else
                   CODES["style data"].format(parts=", ".join(unlabelled), n=config.get("n_codes"),
@@ -148,7 +154,8 @@ def write_model_card(folder: Path) -> None:
         command=command, folder=folder,
         training=(f"Stopped at step {training.get('step')} ({metrics.get('kimg')} kimg, "
                   f"{metrics.get('minutes')} min, {metrics.get('img_per_s')} img/s); last reconstruction L1 "
-                  f"{metrics.get('recon')} (last stage). Hardware: a 2-core CPU VM, no GPU, OMP_WAIT_POLICY=PASSIVE, "
+                  f"{metrics.get('recon')} (last stage). Hardware{HARDWARE_SCOPE['main' if main else 'style']}: "
+                  f"a 2-core CPU VM, no GPU, OMP_WAIT_POLICY=PASSIVE, "
                   f"sharing the CPU with test runs part of the time. A run started with --init-from "
                   f"continues the weights of the run it names (a warm start with a fresh schedule).\n"
                   f"Settings: `{json.dumps(tc)}`") if training else "(unknown)",
