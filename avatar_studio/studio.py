@@ -162,12 +162,24 @@ class AvatarStudio:
         return S.restyle({"style": source.style, **source.vocab.validate(rest)}, style, self.maps)
 
     def restyle_recipe(self, recipe: dict | str | Recipe, style: str) -> Recipe:
-        """The recipe's person in another style (its spec through ``restyle``), checked: the seed, truncation
-        and export stay; the sliders go (each style's generator has its own directions)."""
+        """The recipe's person in another style (its spec through ``restyle``, colours left "any" fixed to the
+        ones its seed paints), checked: the seed, truncation and export stay; the sliders go (each style's
+        generator has its own directions)."""
         r = self.check_recipe(recipe)
-        spec = self.restyle(r.spec, style)
+        spec = self._carried(r.design, style)
         sliders = r.sliders if self._split(r.spec)[0].style == style else {}
         return self.check_recipe(replace(r, design=replace(r.design, spec=spec, sliders=sliders), model=None))
+
+    def _carried(self, design: Design, style: str) -> dict:
+        """A design's spec carried to ``style`` by ``restyle``, its colours left "any" first fixed to the ones
+        its seed paints: a face shown with blue hair keeps blue hair in the other style, whose generator, left
+        to choose, would paint its own pick for the seed (the picker's thumbnails did). Within one style the
+        spec is carried as it is."""
+        model, _ = self._split(design.spec)
+        if model.style == style:
+            return self.restyle(design.spec, style)
+        painted = {k: v for k, v in self.resolve(design.spec, design.seed).items() if k in model.vocab.colors}
+        return self.restyle({**design.spec, **painted}, style)
 
     # ---- what the model offers ----------------------------------------------------------
     @property
@@ -441,14 +453,14 @@ class AvatarStudio:
     def sticker_pack(self, recipe: dict | str | Recipe, every_style: bool = False) -> bytes:
         """A ZIP of PNGs: the recipe's face (in its style) in every expression preset, exported as the
         recipe says. ``every_style``: also the same person in every other loaded style
-        (``restyle``), in that style's presets, as ``<style>/<preset>.png``."""
+        (``restyle``, with the colours the seed painted), in that style's presets, as ``<style>/<preset>.png``."""
         r = self.full_recipe(recipe)
         designs, names = self._stickers(r.design, "")
         if every_style:
             for style in self.styles:
                 if style != self._split(r.spec)[0].style:
                     carried = replace(r.design, spec=self.check_design(replace(
-                        r.design, spec=self.restyle(r.spec, style))).spec)
+                        r.design, spec=self._carried(r.design, style))).spec)
                     more, more_names = self._stickers(carried, f"{style}/")
                     designs, names = designs + more, names + more_names
         images = self._paint(self._w(designs), r.size)

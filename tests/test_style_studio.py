@@ -12,6 +12,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from avatar_studio import AvatarStudio, form as F, pngrecipe as P, weights
 from avatar_studio.cli import main as cli_main
@@ -171,3 +172,30 @@ def test_benchmark_times_a_style_beside_the_main_weights(two_styles, capsys):
     assert r["style"] == "big-smile" and r["design_ms_median"] > 0 and r["dicebear_resvg_ms_median"] > 0
     benchmark_design.main(["--weights", str(two_styles.parent / "big-smile"), "--n", "3"])  # a style folder alone
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["style"] == "big-smile"
+
+
+def test_a_style_switch_keeps_the_colours_the_seed_painted(styled_studio):
+    """Colours left "any" are the seed's pick in each style's generator: carried as "any", the picker's
+    thumbnails showed a blue-haired face with another hair colour in every other style. Carried, they are
+    fixed first to the colours the face shows (which paint the same picture in its own style)."""
+    r = styled_studio.check_recipe({"seed": 11, "spec": {"hair": "bob"}, "size": 128})
+    shown = styled_studio.resolve(r.spec, r.seed)
+    pinned = {**r.spec, **{k: shown[k] for k in styled_studio.colors}}
+    assert "hair_color" not in r.spec
+    pixels = lambda png: np.asarray(Image.open(io.BytesIO(png)), np.int16)  # noqa: E731  (the PNG carries its recipe)
+    # the same face: "any" paints a colour between hex steps, and its hex is within one step of it
+    assert np.abs(pixels(styled_studio.render_png({**r.to_dict(), "spec": pinned})) - pixels(
+        styled_studio.render_png(r))).max() <= 1
+    moved = styled_studio.restyle_recipe(r, "big-smile")
+    assert moved.spec["hair_color"] == shown["hair_color"] and moved.spec["skin_color"] == shown["skin_color"]
+    assert moved.spec == styled_studio.restyle(pinned, "big-smile")
+    back = styled_studio.restyle_recipe(r, "avataaars")  # the same style: carried as it is
+    assert back.spec == r.spec and "hair_color" not in back.spec
+    names = zipfile.ZipFile(io.BytesIO(styled_studio.sticker_pack(r, every_style=True))).namelist()
+    first = next(n for n in names if n.startswith("big-smile/"))
+    expression = first.split("/", 1)[1][:-4].replace("-", " ")
+    with zipfile.ZipFile(io.BytesIO(styled_studio.sticker_pack(r, every_style=True))) as zf:
+        sticker = zf.read(first)
+    spec = {**moved.spec, **styled_studio.models["big-smile"].vocab.expressions[expression]}
+    # the pack carries the painted colours too (its batch of stickers paints within one step of batch 1)
+    assert np.abs(pixels(sticker) - pixels(styled_studio.render_png({**moved.to_dict(), "spec": spec}))).max() <= 1
