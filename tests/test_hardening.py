@@ -217,7 +217,8 @@ def test_raw_http_bad_requests_get_a_clear_4xx_or_error_and_nothing_runs(app, ht
         assert r.status_code == 404 and "no API endpoint" in r.json()["detail"]
     r = http.post(f"{app.url}/gradio_api/api/design", json={"data": [recipe()]})
     assert r.status_code == 404 and "queue" in r.json()["detail"]       # Gradio's own: api_open=False
-    design, step, adopt = app.index["design"], app.index["step"], app.index["adopt"]
+    design, adopt = app.index["design"], app.index["adopt"]
+    step = app.index.get("step_and_steer", app.index.get("step"))  # the live step (with the picker's outputs, if any)
     joins = [({"fn_index": 9999}, 404), ({"fn_index": -1}, 404), ({"fn_index": True}, 404), ({"fn_index": "1"}, 404),
              ({"fn_index": None}, 404), ({"fn_index": design, "data": [recipe(), 1]}, 422),
              ({"fn_index": design, "data": []}, 422), ({"fn_index": step, "data": [None] * 3}, 422),
