@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from avatar_studio import AvatarStudio
 from avatar_studio.imaging import upscale
-from train import avataaars, losses
+from train import avataaars, losses, styles
 from train.render_dataset import draw_labels
 
 HATS = ("hat", "hijab", "turban", "winterHat")
@@ -57,6 +57,19 @@ def eval_labels(n: int, seed: int) -> list[tuple[dict, dict]]:
         i += 1
         if exact(labels):
             out.append((labels, hidden))
+    return out
+
+
+def style_cases(studio: AvatarStudio, style: str, n: int, seed: int) -> list[tuple[dict, dict, int]]:
+    """(labels, hidden, seed) of another style: every label drawn, and as hidden choices the ones the seed's
+    style codes paint (its generator, trained with codes from the data, draws exactly those), so DiceBear's
+    render of (labels, hidden) is the exact reference whatever the hidden parts are."""
+    model, unlabelled = studio.model(style), styles.vocabulary(style)["unlabelled"]
+    vocab, out = styles.vocabulary(style), []
+    for i in range(n):
+        labels, _ = draw_labels(seed, i, vocab)
+        codes = model.generator.codes_from_z(studio.latent(i, style)[None]).argmax(-1)[0].tolist()
+        out.append((labels, {name: choices[c] for (name, choices), c in zip(unlabelled.items(), codes)}, i))
     return out
 
 
@@ -85,8 +98,8 @@ def old_export(image: Image.Image, size: int) -> Image.Image:
     return Image.merge("RGBA", (*rgb.split(), out.getchannel("A")))
 
 
-def dicebear(labels: dict, hidden: dict, size: int) -> Image.Image:
-    return Image.open(io.BytesIO(avataaars.render_png(labels, hidden, size))).convert("RGBA")
+def dicebear(labels: dict, hidden: dict, size: int, style: str = "avataaars") -> Image.Image:
+    return Image.open(io.BytesIO(styles.render_png(style, labels, hidden, size))).convert("RGBA")
 
 
 def rasterise_svg(svg: str, size: int) -> Image.Image:
@@ -99,15 +112,18 @@ def evaluate(weights: Path, n: int, seed: int, svg: int = 8, progress: bool = Tr
     if studio.upsampler is None:
         raise SystemExit(f"{weights} has no upsampler (upsampler.json): train one with python -m train.upsample")
     plain = AvatarStudio(studio.generator, studio.directions, upsampler=None)
-    cases = eval_labels(n, seed)
+    style = studio.vocab.to_dict().get("style", "avataaars")
+    cases = ([(labels, hidden, k) for k, (labels, hidden) in enumerate(eval_labels(n, seed))]
+             if style == "avataaars" else style_cases(studio, style, n, seed))
     scores: dict = {size: {m: [] for m in ("ours", "logits", "old", "baseline")} for size in SIZES}
     svg_scores: dict = {size: [] for size in SIZES}
-    for k, (labels, hidden) in enumerate(tqdm(cases, desc="evaluate", unit="avatar", disable=not progress)):
-        recipe = {"seed": k, "spec": labels}
-        small = studio.design(labels, k)
-        low = dicebear(labels, hidden, 128)
+    for k, (labels, hidden, z_seed) in enumerate(tqdm(cases, desc="evaluate", unit="avatar", disable=not progress)):
+        spec = labels if style == "avataaars" else {"style": style, **labels}
+        recipe = {"seed": z_seed, "spec": spec}
+        small = studio.design(spec, z_seed)
+        low = dicebear(labels, hidden, 128, style)
         for size in SIZES:
-            ref = on_grey(dicebear(labels, hidden, size))
+            ref = on_grey(dicebear(labels, hidden, size, style))
             ours = studio.render({**recipe, "size": size})
             images = {"ours": ours, "logits": plain.render({**recipe, "size": size}),
                       "old": old_export(small, size), "baseline": upscale(low, size)}
@@ -119,7 +135,7 @@ def evaluate(weights: Path, n: int, seed: int, svg: int = 8, progress: bool = Tr
                 back = on_grey(rasterise_svg(text, size))
                 svg_scores[size].append((psnr(back, on_grey(ours)), psnr(back, ref), gmsd(back, ref), len(text)))
     report: dict = {"weights": str(weights), "model": studio.model_id, "upsampler": dict(vars(studio.upsampler.config)),
-                    "n": n, "seed": seed, "background": "mid-grey #808080", "sizes": {}}
+                    "style": style, "n": n, "seed": seed, "background": "mid-grey #808080", "sizes": {}}
     for size in SIZES:
         row = {m: {"psnr": round(float(np.mean([s[0] for s in v])), 3),
                    "gmsd": round(float(np.mean([s[1] for s in v])), 4)} for m, v in scores[size].items()}
@@ -145,7 +161,9 @@ def write_card_section(card: Path, report: dict, extra: str = "") -> None:
              "Exports above 128 px come from the generator's palette logits through a small learned head",
              "(`avatar_studio/upsampler.py`, trained by `python -m train.upsample`), not from an enlarged",
              "128 px picture. `python -m train.evaluate_export` against DiceBear's own render at the size",
-             f"({report['n']} exact avatars: no hats, shirt graphic or glasses; on mid-grey):", "",
+             f"({report['n']} exact avatars: " + ("no hats, shirt graphic or glasses" if report.get("style", "avataaars")
+                                                   == "avataaars" else "every part labelled, and the hidden parts the "
+                                                   "ones the seed's style codes paint") + "; on mid-grey):", "",
              "| size | method | PSNR dB | GMSD | GMSD / baseline |", "|---|---|---|---|---|"]
     for size, row in report["sizes"].items():
         for m in ("ours", "logits", "old", "baseline"):

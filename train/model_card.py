@@ -100,6 +100,8 @@ TEMPLATES = (
 
 MAIN = "avatar-studio"  # the avataaars model: its hand-written upsampler story and version history are its own
 
+STYLE_UPSAMPLERS = Path(__file__).with_name("styles") / "upsamplers"   # <style>.md: a style's export upsampler story
+
 NO_UPSAMPLER = """
 ## Export upsampler
 
@@ -180,6 +182,8 @@ def write_model_card(folder: Path) -> None:
             text = text.rstrip("\n") + "\n\n" + Path(__file__).with_name(part).read_text()
     elif not (folder / "upsampler.safetensors").exists():
         text = text.rstrip("\n") + "\n" + NO_UPSAMPLER.format(res=config["resolution"])
+    elif (story := STYLE_UPSAMPLERS / f"{style}.md").exists():  # train.evaluate_export --card writes it
+        text = text.rstrip("\n") + "\n\n" + story.read_text().lstrip("\n")
     (folder / "README.md").write_text(text)
 
 
