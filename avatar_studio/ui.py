@@ -890,6 +890,7 @@ class Designer:
         then_step(w["style"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick))
         then_step(w["style_gallery"].select(self.pick_style, [w["recipe"], w["lang"]], form, **quick))
         w["recipe"].change(None, None, None, js=THUMBNAILS_JS, api_visibility="private")
+        w["lang"].change(None, None, None, js=THUMBNAILS_JS, api_visibility="private")  # captions in the new language
         w["style_refresh"].click(self.style_thumbnails, [w["recipe"], w["lang"]], w["style_gallery"], **HEAVY)
         w["lang"].input(self.switch_style, [w["recipe"], w["style"], w["lang"]], form, **quick)
 

@@ -113,6 +113,8 @@ def test_a_change_is_one_queued_event_and_the_thumbnails_wait_for_a_still_design
     on = lambda component, event: [d for d in config["dependencies"]
                                    if (component._id, event) in map(tuple, d["targets"])]
     assert on(w["recipe"], "change") and not any(d["backend_fn"] for d in on(w["recipe"], "change"))
+    # a language switch alone re-captions them too (it left English captions under 中文)
+    assert any(d["js"] and not d["backend_fn"] and "style-refresh" in d["js"] for d in on(w["lang"], "change"))
     thumbnails, = on(w["style_refresh"], "click")
     assert thumbnails["backend_fn"] and thumbnails["outputs"] == [w["style_gallery"]._id]
     steer = [w["steer"]._id, *(w[f"slider:{s}"]._id for s in page.sliders)]
