@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -156,7 +157,6 @@ def main(argv: list[str] | None = None) -> None:
                               logs / f"{style}-judge.log")
 
     # 3. trainings, one thread per style (each drives its own GPU process)
-    import threading
     train_end = deadline - EXPORT_RESERVE
     runs: dict[str, Path | None] = {}
     workers = [threading.Thread(target=lambda s=s: runs.__setitem__(s, train_style(s, train_end, args.quick, 2, args.batch, logs)))
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             log(f"{style}: no checkpoint to export")
             continue
         weights, packed = ROOT / "runs" / "lease" / style / "weights", ROOT / "runs" / "lease" / style / "pack"
-        exp = [a for a in stage(style, "export")]
+        exp = stage(style, "export")
         exp[1], exp[2] = str(run), str(weights)
         if args.quick:
             exp = with_flag(exp, "--code-bank", ["64"])

@@ -64,8 +64,8 @@ def style_cases(studio: AvatarStudio, style: str, n: int, seed: int) -> list[tup
     """(labels, hidden, seed) of another style: every label drawn, and as hidden choices the ones the seed's
     style codes paint (its generator, trained with codes from the data, draws exactly those), so DiceBear's
     render of (labels, hidden) is the exact reference whatever the hidden parts are."""
-    model, unlabelled = studio.model(style), styles.vocabulary(style)["unlabelled"]
-    vocab, out = styles.vocabulary(style), []
+    model, vocab, out = studio.model(style), styles.vocabulary(style), []
+    unlabelled = vocab["unlabelled"]
     for i in range(n):
         labels, _ = draw_labels(seed, i, vocab)
         codes = model.generator.codes_from_z(studio.latent(i, style)[None]).argmax(-1)[0].tolist()
