@@ -869,7 +869,7 @@ class Designer:
         w, multi = self.w, self.form.multi
         with self._t(gr.Accordion(self.labels.ui(lang, "style"), visible=multi, elem_id="style-picker"), label="style"):
             w["style_gallery"] = self._t(gr.Gallery(format="png", columns=max(len(self.form.styles), 1), rows=1,
-                                                    height=170, allow_preview=False, label=self.labels.ui(lang, "style_info"),
+                                                    allow_preview=False, buttons=[], label=self.labels.ui(lang, "style_info"),
                                                     elem_id="style-thumbnails"), label="style_info")
             if multi:
                 w["style_refresh"] = gr.Button(elem_id="style-refresh", elem_classes=["out-of-sight"])   # THUMBNAILS_JS

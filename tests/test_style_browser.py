@@ -63,6 +63,39 @@ def test_picking_a_style_keeps_the_person_and_shows_its_controls(page, styled_ur
     assert not page.locator("#steer-color").is_visible()          # big-smile: no hat & glasses colour to steer
 
 
+
+# each thumbnail's box, its picture's and its caption's, and the gallery's label and box (page pixels)
+PICKER_BOXES_JS = """() => { const box = (e) => { const r = e.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  const g = document.querySelector('#style-thumbnails');
+  return {gallery: box(g), label: box(g.querySelector('[data-testid=block-label]')),
+          tiles: [...g.querySelectorAll('.thumbnail-item')].map((t) => ({tile: box(t), img: box(t.querySelector('img')),
+                                                                         caption: box(t.querySelector('.caption-label'))}))}; }"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1440, "height": 900}])
+def test_the_thumbnails_sit_in_one_row_whole_with_captions_under_them(styled_url, viewport):
+    """On a phone and a desktop: every style's tile in one row, inside the gallery's box, none over 128 px
+    wide; each caption under its picture (not over the face), and the gallery's label above the row."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_context(viewport=viewport).new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.goto(f"{styled_url}/?recipe={quote(json.dumps({'seed': 5, 'spec': {}}))}")
+        page.wait_for_function("() => [...document.querySelectorAll('#style-thumbnails img')]"
+                               ".filter((i) => i.complete && i.naturalWidth).length === 2")
+        boxes = page.evaluate(PICKER_BOXES_JS)
+        browser.close()
+    gallery, label, tiles = boxes["gallery"], boxes["label"], boxes["tiles"]
+    assert len(tiles) == 2 and len({round(t["tile"]["top"]) for t in tiles}) == 1, boxes     # one row
+    for t in tiles:
+        assert gallery["left"] <= t["tile"]["left"] and t["tile"]["right"] <= gallery["right"], boxes
+        assert t["tile"]["bottom"] <= gallery["bottom"] and t["tile"]["top"] >= label["bottom"], boxes
+        assert t["tile"]["right"] - t["tile"]["left"] <= 128.5, boxes
+        assert t["caption"]["top"] >= t["img"]["bottom"] - 0.5, boxes                   # under the picture
+    assert gallery["bottom"] - max(t["tile"]["bottom"] for t in tiles) < 24, boxes       # no empty box below
+
 # the page's clock of each design shown (LINK_JS puts its ?r= link in the address bar) and of each time the
 # thumbnails are asked for (a queue/join of the event on their hidden trigger, #style-refresh)
 WATCH_THUMBNAILS_JS = """(() => { window.__designs = []; window.__thumbnails = [];
