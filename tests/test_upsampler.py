@@ -264,3 +264,40 @@ def test_a_styles_export_reference_draws_the_hidden_parts_its_seed_paints():
     wrong = [ee.psnr(x, ee.on_grey(ee.dicebear(l, h, 128, "adventurer"))) for x, (l, _, _), h in zip(ours, cases, others)]
     differ = [i for i, (_, h, _) in enumerate(cases) if h != others[i]]
     assert differ and np.mean([right[i] for i in differ]) > np.mean([wrong[i] for i in differ]) + 1.0  # 34.4 vs 32.2 dB seen
+
+
+def test_a_style_with_every_part_labelled_trains_with_codes_read_off_its_renders(two_styles, tmp_path):
+    """big-smile records no unlabelled choices (every part is a control) and was trained with codes from an
+    encoder that is not shipped: train.upsample reads each row's codes off its render (coordinate descent),
+    never worse than the start (all zeros), and trains. A folder whose vocabulary names unlabelled parts
+    but whose rows lack them is still refused."""
+    from tests.conftest import TINY_SIZE
+    from train.dataset import read_metadata
+    from train.render_dataset import render_dataset
+    from train.upsample import UpsampleConfig, composite, fit_codes, train_upsampler
+    from avatar_studio.generator import paint
+    from avatar_studio.weights import load_generator
+    weights = two_styles.parent / "big-smile"
+    folder = render_dataset(tmp_path / "x4", n=4, size=TINY_SIZE * 4, seed=5, workers=1, progress=False, style="big-smile")
+    _, rows = read_metadata(folder)
+    codes = fit_codes(weights, rows, folder)
+    g = load_generator(weights)
+    assert codes.shape == (4, g.config.n_codes) and codes.dtype == torch.long
+
+    def error(i: int, c: torch.Tensor) -> float:
+        index, rgb = g.config.vocab.encode([rows[i]])
+        with torch.inference_mode():
+            picture = composite(paint(*g.palette_synthesis(g.mapping_codes(
+                torch.nn.functional.one_hot(c[None], g.config.code_classes).float(), index, rgb))))
+        with Image.open(folder / rows[i]["file_name"]) as im:
+            small = im.convert("RGBA").resize((TINY_SIZE, TINY_SIZE), Image.BOX)
+        target = composite(torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+        return float((picture - target).abs().mean())
+    assert all(error(i, codes[i]) <= error(i, torch.zeros_like(codes[i])) + 1e-7 for i in range(4))
+    cfg = UpsampleConfig(steps=2, batch=2, crops=1, crop=8, margin=3, width=8, layers=2, log_every=1)
+    run = train_upsampler([folder], weights, tmp_path / "up", cfg, progress=False)
+    assert (run / "metrics.jsonl").read_text().count("\n") == 2
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    (folder / "vocabulary.json").write_text(json.dumps({**vocabulary, "unlabelled": {"hat": ["a", "b"]}}))
+    with pytest.raises(SystemExit, match="does not record the unlabelled choices"):
+        train_upsampler([folder], weights, tmp_path / "up2", cfg, progress=False)

@@ -13,7 +13,9 @@ head, then a warm-started stage that also minimises each crop's GMSD, on one cor
 Training pairs are exact and free: every row of a rendered folder records its labels and its
 unlabelled choices (hat colour, accessory colour, shirt graphic), so the generator of --weights
 (trained with ``--codes data``) reproduces the row at its native size from them, and the folder
-holds the vector art's own render at 512 or 1024 px. Several folders of the same rows (same
+holds the vector art's own render at 512 or 1024 px. A style with every part labelled
+(big-smile: nothing unlabelled to record) was trained with codes from an encoder that is not
+shipped; its rows' codes are read off their renders instead (``fit_codes``). Several folders of the same rows (same
 --seed; a later folder may hold only the first rows, a smaller --n) train every size at once.
 Each row gives --crops fixed windows; a step takes --batch of them (fewer at larger sizes: the
 same pixel count per size). The head starts as plain logit upsampling (its output layer is zero) and learns the
@@ -39,6 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from avatar_studio.generator import paint
 from avatar_studio.weights import WeightsError, load_generator
 from avatar_studio.upsampler import UPSAMPLER_CONFIG, Upsampler, UpsamplerConfig, has_upsampler, load_upsampler, save_upsampler
 from train import checkpoint, losses
@@ -98,6 +101,31 @@ def generator_outputs(weights: Path, rows: list[dict], codes: torch.Tensor) -> t
     return torch.cat(mixes), torch.cat(palettes), torch.cat(alphas), generator
 
 
+@torch.inference_mode()
+def fit_codes(weights: Path, rows: list[dict], folder: Path, sweeps: int = 2) -> torch.Tensor:
+    """(N, n_codes) style codes for rows that record none: a style whose every part is labelled was
+    trained with codes read off the images by an encoder that is not shipped. Each row's codes are
+    those whose picture at the native size is nearest (L1 on mid-grey) to its render, box-reduced to
+    that size: coordinate descent, all classes of one code in one batch, ``sweeps`` times over the codes.
+    (big-smile's generator ignores its codes: any choice is within 1e-4 of the best there.)"""
+    generator = load_generator(weights)
+    vocab, K, U, R = generator.config.vocab, generator.config.code_classes, generator.config.n_codes, generator.config.resolution
+    fitted = torch.zeros(len(rows), U, dtype=torch.long)
+    for i in tqdm(range(len(rows)), desc="fit codes", unit="img"):
+        with Image.open(folder / rows[i]["file_name"]) as im:
+            small = im.convert("RGBA").resize((R, R), Image.BOX)
+        target = composite(torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+        index, rgb = vocab.encode([rows[i]])
+        for _ in range(sweeps):
+            for u in range(U):
+                trial = fitted[i].repeat(K, 1)
+                trial[:, u] = torch.arange(K)
+                w = generator.mapping_codes(F.one_hot(trial, K).float(), index.expand(K, -1), rgb.expand(K, -1, -1))
+                picture = composite(paint(*generator.palette_synthesis(w)))
+                fitted[i, u] = int((picture - target).abs().mean(dim=(1, 2, 3)).argmin())
+    return fitted
+
+
 class PairSet:
     """Fixed crop windows: generator logits (with margin) at the native size, the renders' pixels at each size."""
 
@@ -111,10 +139,13 @@ class PairSet:
             rows = rows or r
             counts.append(len(r))
         self.counts = counts
-        codes = encode_unlabelled(rows, read_unlabelled(folders[0]))
-        if codes is None:
+        unlabelled = read_unlabelled(folders[0])
+        codes = encode_unlabelled(rows, unlabelled)
+        if codes is None and unlabelled:
             raise SystemExit(f"{folders[0]} does not record the unlabelled choices (hat colour ...): "
                              f"render it with python -m train.render_dataset")
+        if codes is None:        # a style with every part labelled (big-smile): codes read off its renders
+            codes = fit_codes(weights, rows, folders[0])
         mix, self.palette, alpha, generator = generator_outputs(weights, rows, codes)
         if generator.config.vocab.conditioning() != vocab.conditioning():
             raise SystemExit(f"{folders[0]} was rendered with another vocabulary than {weights}'s generator")
