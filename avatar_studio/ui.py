@@ -273,6 +273,13 @@ class Designer:
         return _save(P.with_recipe(self.studio.render_png(r), r.to_json()), f"avatar-{r.seed}-{r.size}.png")
 
     @_user_errors
+    def save_design(self, *values: Any) -> str:
+        """"Save current as A / B": the recipe of what the controls say at the click. Not a copy of the
+        recipe box: the fast path shows a change's picture before the queued step updates that box, and a
+        click in between saved the design before the change."""
+        return self.studio.check_recipe(self.form.recipe_of(values)).to_json()
+
+    @_user_errors
     def set_expression(self, name: str, style: str | None = None) -> list:
         """Eyes, eyebrows and mouth of an expression preset of the page's style ("any" frees all three);
         "custom" keeps them and opens the eyes, eyebrows and mouth controls, to set them one by one."""
@@ -811,7 +818,7 @@ class Designer:
         w["stickers"].click(**step).success(said(self.sticker_pack), [lang, recipe], w["zip_file"], **HEAVY)
         w["save_recipe"].click(**step).success(said(self.recipe_file), [lang, recipe], w["recipe_file"], **quick)
         for key in ("a", "b"):
-            w[f"save_{key}"].click(None, recipe, w[f"recipe_{key}"], js="(r) => r", api_visibility="private")
+            w[f"save_{key}"].click(said(self.save_design), [lang, *form], w[f"recipe_{key}"], **quick)
         w["make_morph"].click(self.morph, [w["recipe_a"], w["recipe_b"], w["frames"], lang], w["morph_out"], **HEAVY)
         w["make_children"].click(self.breed, [w["recipe_a"], w["recipe_b"], w["from_a"], w["from_b"], lang],
                                  [w["children"], w["child_recipes"]], **HEAVY)
