@@ -8,6 +8,19 @@
 
 Each is an entry point: the package tunes the CPU before any of them imports torch.
 """
+import json
+from pathlib import Path
+
 from avatar_studio.cpu import tune_cpu
 
 tune_cpu()
+
+
+def report(result: dict, out: Path | None) -> dict:
+    """Print a benchmark's figures as JSON and, given ``--out``, write them there too (folders made)."""
+    text = json.dumps(result, indent=1)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    return result

@@ -21,7 +21,6 @@ is doing: say how busy it was when you quote them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 from avatar_studio.firstpaint import SHOWN_JS as SHOWN
+from benchmarks import report
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -142,12 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
         demo.close()
     result["load_1min"] = os.getloadavg()[0]
     result["bars"] = {"first_avatar_ms": 1000, "change_median_ms": 120, "change_worst_ms": 250, "download_512_ms": 500}
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return result
+    return report(result, args.out)
 
 
 if __name__ == "__main__":

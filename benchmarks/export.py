@@ -12,7 +12,6 @@ with 2 threads CPU time counts both). Prints a JSON object (--out writes it too)
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import benchmarks  # noqa: F401  (the package tunes the CPU before torch starts)
 import torch
 
 from avatar_studio import AvatarStudio
+from benchmarks import report
 
 GOALS_MS = {512: 60.0, 1024: 200.0}
 SIZES = (128, 256, 512, 1024)
@@ -62,11 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts (default 1 2)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    report = benchmark(AvatarStudio.from_pretrained(args.weights, device="cpu"), args.n, args.threads)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(benchmark(AvatarStudio.from_pretrained(args.weights, device="cpu"), args.n, args.threads), args.out)
 
 
 if __name__ == "__main__":

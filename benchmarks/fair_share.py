@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import report
 from tests.harness import Server, call, percentile
 
 VICTIM = "127.0.0.2"
@@ -148,9 +149,7 @@ def main(argv: list[str] | None = None) -> None:
               f"bar <= +{RSS_BAR_MB:.0f})", flush=True)
         result["server_alive"] = server.alive
         result["server_tracebacks"] = server.output().count("Traceback")
-    print(json.dumps(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

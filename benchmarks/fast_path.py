@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import report
 from tests.harness import Server, call, percentile
 
 VICTIM = "127.0.0.2"
@@ -90,12 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
               "ratio_p50": {k: round(flooded[k]["p50_ms"] / alone[k]["p50_ms"], 2) for k in alone},
               "attacker_answers": dict(sorted(statuses.items())), "server_healthy": healthy,
               "load_1min": os.getloadavg()[0]}
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return result
+    return report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ Prints one JSON object (--out writes it too). All traffic goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from avatar_studio.serving import SETTINGS
+from benchmarks import report
 from tests.harness import SHIPPED_DELETE_CACHE, Server, load, pair, queue_full, soak
 
 
@@ -68,9 +68,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{sk['rss_end_mb']} MB ({sk['rss_growth_per_request_kb']} KB a request; Gradio keeps the state of the "
               f"last {sk['state_session_capacity']} sessions); temp files max {sk['temp_files_max']}, "
               f"after sweep {sk['temp_files_after_sweep']}")
-    print(json.dumps(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":
