@@ -107,7 +107,8 @@ def fit_codes(weights: Path, rows: list[dict], folder: Path, sweeps: int = 2) ->
     trained with codes read off the images by an encoder that is not shipped. Each row's codes are
     those whose picture at the native size is nearest (L1 on mid-grey) to its render, box-reduced to
     that size: coordinate descent, all classes of one code in one batch, ``sweeps`` times over the codes.
-    (big-smile's generator ignores its codes: any choice is within 1e-4 of the best there.)"""
+    (big-smile's generator all but ignores its codes: over 100 renders, 32 code choices each, the L1
+    error moved by at most 7e-5, on a mean error near 4e-3.)"""
     generator = load_generator(weights)
     vocab, K, U, R = generator.config.vocab, generator.config.code_classes, generator.config.n_codes, generator.config.resolution
     fitted = torch.zeros(len(rows), U, dtype=torch.long)
