@@ -280,8 +280,8 @@ def test_a_style_with_every_part_labelled_trains_with_codes_read_off_its_renders
     weights = two_styles.parent / "big-smile"
     folder = render_dataset(tmp_path / "x4", n=4, size=TINY_SIZE * 4, seed=5, workers=1, progress=False, style="big-smile")
     _, rows = read_metadata(folder)
-    codes = fit_codes(weights, rows, folder)
     g = load_generator(weights)
+    codes = fit_codes(g, rows, folder)
     assert codes.shape == (4, g.config.n_codes) and codes.dtype == torch.long
 
     def error(i: int, c: torch.Tensor) -> float:

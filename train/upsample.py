@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from avatar_studio.generator import paint
+from avatar_studio.generator import Generator, paint
 from avatar_studio.weights import WeightsError, load_generator
 from avatar_studio.upsampler import UPSAMPLER_CONFIG, Upsampler, UpsamplerConfig, has_upsampler, load_upsampler, save_upsampler
 from train import checkpoint, losses
@@ -88,9 +88,8 @@ def loss_terms(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 @torch.inference_mode()
-def generator_outputs(weights: Path, rows: list[dict], codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The generator's (mix logits, palette, alpha logits) of every row from its labels and recorded codes."""
-    generator = load_generator(weights)
+def generator_outputs(generator: Generator, rows: list[dict], codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The generator's (mix logits, palette, alpha logits) of every row from its labels and codes."""
     vocab = generator.config.vocab
     mixes, palettes, alphas = [], [], []
     for i in tqdm(range(len(rows)), desc="generator", unit="img"):
@@ -98,18 +97,17 @@ def generator_outputs(weights: Path, rows: list[dict], codes: torch.Tensor) -> t
         one_hot = F.one_hot(codes[i:i + 1], generator.config.code_classes).float()
         m, p, a = generator.palette_synthesis(generator.mapping_codes(one_hot, index, rgb))
         mixes.append(m.half()), palettes.append(p), alphas.append(a.half())
-    return torch.cat(mixes), torch.cat(palettes), torch.cat(alphas), generator
+    return torch.cat(mixes), torch.cat(palettes), torch.cat(alphas)
 
 
 @torch.inference_mode()
-def fit_codes(weights: Path, rows: list[dict], folder: Path, sweeps: int = 2) -> torch.Tensor:
+def fit_codes(generator: Generator, rows: list[dict], folder: Path, sweeps: int = 2) -> torch.Tensor:
     """(N, n_codes) style codes for rows that record none: a style whose every part is labelled was
     trained with codes read off the images by an encoder that is not shipped. Each row's codes are
     those whose picture at the native size is nearest (L1 on mid-grey) to its render, box-reduced to
     that size: coordinate descent, all classes of one code in one batch, ``sweeps`` times over the codes.
     (big-smile's generator all but ignores its codes: over 100 renders, 32 code choices each, the L1
     error moved by at most 7e-5, on a mean error near 4e-3.)"""
-    generator = load_generator(weights)
     vocab, K, U, R = generator.config.vocab, generator.config.code_classes, generator.config.n_codes, generator.config.resolution
     fitted = torch.zeros(len(rows), U, dtype=torch.long)
     for i in tqdm(range(len(rows)), desc="fit codes", unit="img"):
@@ -145,11 +143,12 @@ class PairSet:
         if codes is None and unlabelled:
             raise SystemExit(f"{folders[0]} does not record the unlabelled choices (hat colour ...): "
                              f"render it with python -m train.render_dataset")
-        if codes is None:        # a style with every part labelled (big-smile): codes read off its renders
-            codes = fit_codes(weights, rows, folders[0])
-        mix, self.palette, alpha, generator = generator_outputs(weights, rows, codes)
+        generator = load_generator(weights)
         if generator.config.vocab.conditioning() != vocab.conditioning():
             raise SystemExit(f"{folders[0]} was rendered with another vocabulary than {weights}'s generator")
+        if codes is None:        # a style with every part labelled (big-smile): codes read off its renders
+            codes = fit_codes(generator, rows, folders[0])
+        mix, self.palette, alpha = generator_outputs(generator, rows, codes)
         self.generator_id = f"{generator.config.name}@{generator.config.version}"
         self.n_mix = generator.n_mix
         self.resolution = R = generator.config.resolution
